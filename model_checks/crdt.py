@@ -1,0 +1,333 @@
+"""Model of a state-based CRDT deployment: impl replicas, a network of snapshots, refinement.
+
+The explored state is the *implementation*: one ``impl.state_based.Replica``
+per replica, the set of state messages ever sent, and ghost variables (the updates issued and
+each replica's causal history) that the replicas never read. After every step the checker:
+
+* maps the state to the spec's :class:`~mnemosyne_consensus.spec.state_based.SystemState` and
+  evaluates every spec invariant there;
+* checks *refinement*: the abstract transition is exactly the spec action the impl step stands
+  for (``ClientUpdate`` -> ``Update``, ``GossipTimer`` -> ``Send``, ``Receive`` -> ``Deliver``)
+  and that action is enabled, or the abstract state did not change (a stutter: a rejected
+  request or a forged message);
+* checks that every fault and rejection leaves the replica's state unchanged.
+
+Network semantics (DESIGN.md): messages are never removed, so each is delivered in any order,
+any number of times, or never. A replica does not receive its own snapshots (that delivery is a
+no-op for any join). The adversary alphabet (``forged``) is a fixed set of malformed messages that
+every replica may receive at any time: it is not state, so it costs no state-space.
+
+Bounds: at most ``updates`` client updates and ``sends`` distinct snapshots per replica. Both
+are derived from the state (the ghost update log and the network), so they add no variables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from ..impl import state_based as impl
+from ..spec import state_based as spec
+from ..spec.properties import Invariant, Reachable, StepProperty
+from .engine import Model
+from .registry_types import Config, Mutant
+
+
+@attrs.frozen(cache_hash=True)
+class InFlight:
+    """A message in the network, with the ghost causal history of the payload it carries."""
+
+    message: impl.StateMessage
+    seen: frozenset[int]
+
+
+@attrs.frozen(cache_hash=True)
+class Deployment:
+    # replicas (implementation state)
+    nodes: tuple[impl.Replica[Any], ...]
+    # network: every state message ever sent, as a sorted tuple without duplicates (canonical,
+    # and iterated in a fixed order so that traces do not depend on hash seeds)
+    network: tuple[InFlight, ...]
+    # ghost: updates issued (uid = index) and each replica's causal history
+    updates: tuple[spec.UpdateRecord, ...]
+    seen: tuple[frozenset[int], ...]
+
+
+# -- Actions of the model (impl events delivered to a replica) -----------------------------------
+
+
+@attrs.frozen
+class LocalUpdate:
+    replica: int
+    op: Any
+
+    def __str__(self) -> str:
+        return f"replica {self.replica}: client update {self.op!r}"
+
+
+@attrs.frozen
+class Gossip:
+    replica: int
+
+    def __str__(self) -> str:
+        return f"replica {self.replica}: gossip timer fires, broadcast state"
+
+
+@attrs.frozen
+class Deliver:
+    replica: int
+    packet: InFlight
+
+    def __str__(self) -> str:
+        m = self.packet.message
+        return f"replica {self.replica}: receive state of replica {m.sender}: {m.payload!r}"
+
+
+@attrs.frozen
+class DeliverForged:
+    replica: int
+    message: impl.StateMessage
+
+    def __str__(self) -> str:
+        m = self.message
+        return f"replica {self.replica}: receive forged message from {m.sender!r}: {m.payload!r}"
+
+
+ModelAction = LocalUpdate | Gossip | Deliver | DeliverForged
+
+
+@attrs.frozen
+class CrdtSetup:
+    """Everything the generic model needs to know about one CRDT."""
+
+    crdt: spec.CvRDT[Any, Any, Any]
+    replica_type: impl.ReplicaType[Any]
+    to_spec: Callable[[Any, int], Any]  # impl payload, n -> spec payload
+    # the client operations replica i may issue as its k-th update (tags/timestamps are inputs)
+    ops: Callable[[Config, int, int], tuple[Any, ...]]
+    forged: Callable[[Config], tuple[impl.StateMessage, ...]]
+    extra_reachables: tuple[Reachable[spec.SystemState], ...] = ()
+    # mutant name -> (spec replacements, impl replacements), applied with attrs.evolve
+    mutations: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]] = attrs.Factory(dict)
+
+
+def _replace(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
+    return (*values[:index], value, *values[index + 1 :])
+
+
+def build_model(setup: CrdtSetup, config: Config, mutant: Mutant | None) -> Model[Any, Any]:
+    n: int = config.params["replicas"]
+    max_updates: int = config.params["updates"]
+    max_sends: int = config.params["sends"]
+    crdt, rtype = setup.crdt, setup.replica_type
+    if mutant is not None:
+        spec_patch, impl_patch = setup.mutations[mutant.name]
+        crdt = attrs.evolve(crdt, **spec_patch)
+        rtype = attrs.evolve(rtype, **impl_patch)
+    forged = setup.forged(config)
+    op_table = {(i, k): setup.ops(config, i, k) for i in range(n) for k in range(max_updates)}
+
+    def initial_states() -> Iterator[Deployment]:
+        yield Deployment(
+            nodes=tuple(impl.new_replica(rtype, i, n) for i in range(n)),
+            network=(),
+            updates=(),
+            seen=tuple(frozenset() for _ in range(n)),
+        )
+
+    def actions(state: Deployment) -> Iterator[ModelAction]:
+        issued = [0] * n
+        for record in state.updates:
+            issued[record.replica] += 1
+        in_flight = [0] * n
+        for packet in state.network:
+            in_flight[packet.message.sender] += 1
+        for i in range(n):
+            if issued[i] < max_updates:
+                for op in op_table[i, issued[i]]:
+                    yield LocalUpdate(i, op)
+            if in_flight[i] < max_sends:
+                yield Gossip(i)
+        for packet in state.network:
+            for i in range(n):
+                if i != packet.message.sender:
+                    yield Deliver(i, packet)
+        for message in forged:
+            for i in range(n):
+                yield DeliverForged(i, message)
+
+    def next_state(state: Deployment, action: ModelAction) -> Deployment:
+        i = action.replica
+        node = state.nodes[i]
+        if isinstance(action, LocalUpdate):
+            new_node, effects = impl.step(rtype, node, impl.ClientUpdate(action.op))
+            if effects.rejections:
+                return state
+            record = spec.UpdateRecord(len(state.updates), i, action.op, state.seen[i])
+            return Deployment(
+                _replace(state.nodes, i, new_node),
+                state.network,
+                (*state.updates, record),
+                _replace(state.seen, i, state.seen[i] | {record.uid}),
+            )
+        if isinstance(action, Gossip):
+            _, effects = impl.step(rtype, node, impl.GossipTimer())
+            sent = {InFlight(m, state.seen[i]) for m in effects.broadcasts}
+            if sent <= set(state.network):
+                return state
+            network = tuple(sorted(set(state.network) | sent, key=_packet_order))
+            return attrs.evolve(state, network=network)
+        if isinstance(action, Deliver):
+            new_node, effects = impl.step(rtype, node, impl.Receive(action.packet.message))
+            if effects.faults:
+                return Deployment(
+                    _replace(state.nodes, i, new_node), state.network, state.updates, state.seen
+                )
+            seen = state.seen[i] | action.packet.seen
+            if new_node == node and seen == state.seen[i]:
+                return state
+            return Deployment(
+                _replace(state.nodes, i, new_node),
+                state.network,
+                state.updates,
+                _replace(state.seen, i, seen),
+            )
+        new_node, _ = impl.step(rtype, node, impl.Receive(action.message))
+        if new_node == node:
+            return state
+        return Deployment(
+            _replace(state.nodes, i, new_node), state.network, state.updates, state.seen
+        )
+
+    # -- abstraction to the spec, memoized on the object (consecutive checks share it) ---------
+    payload_cache: dict[tuple[int, Any], Any] = {}
+
+    def abstract_payload(payload: Any) -> Any:
+        key = (n, payload)
+        found = payload_cache.get(key)
+        if found is None:
+            found = payload_cache[key] = setup.to_spec(payload, n)
+        return found
+
+    # consecutive checks read the same few states: remember their projections by identity
+    recent: dict[int, tuple[Deployment, spec.SystemState]] = {}
+    network_cache: dict[tuple[InFlight, ...], frozenset[spec.Snapshot]] = {}
+
+    def project(state: Deployment) -> spec.SystemState:
+        hit = recent.get(id(state))
+        if hit is not None and hit[0] is state:
+            return hit[1]
+        sent = network_cache.get(state.network)
+        if sent is None:
+            sent = network_cache[state.network] = frozenset(
+                spec.Snapshot(p.message.sender, abstract_payload(p.message.payload), p.seen)
+                for p in state.network
+            )
+        abstract = spec.SystemState(
+            payloads=tuple(abstract_payload(node.payload) for node in state.nodes),
+            sent=sent,
+            updates=state.updates,
+            seen=state.seen,
+        )
+        if len(recent) >= 8:
+            recent.clear()
+        recent[id(state)] = (state, abstract)
+        return abstract
+
+    def spec_action(pre: Deployment, action: ModelAction) -> spec.Action | None:
+        if isinstance(action, LocalUpdate):
+            return spec.Update(action.replica, action.op)
+        if isinstance(action, Gossip):
+            return spec.Send(action.replica)
+        if isinstance(action, Deliver):
+            p = action.packet
+            snapshot = spec.Snapshot(p.message.sender, abstract_payload(p.message.payload), p.seen)
+            return spec.Deliver(action.replica, snapshot)
+        return None  # a forged message has no spec counterpart: it must be a stutter
+
+    def refines(pre: Deployment, action: ModelAction, post: Deployment) -> bool:
+        return _refinement_problem(pre, action, post) is None
+
+    def _refinement_problem(pre: Deployment, action: ModelAction, post: Deployment) -> str | None:
+        before, after = project(pre), project(post)
+        if after == before:
+            return None  # stutter
+        expected_action = spec_action(pre, action)
+        if expected_action is None:
+            return "the step changed the abstract state but corresponds to no spec action"
+        if not spec.enabled(crdt, before, expected_action):
+            return f"spec action {expected_action!r} is not enabled"
+        expected = spec.next_state(crdt, before, expected_action)
+        if expected != after:
+            return (
+                f"spec action {expected_action!r} gives payloads {expected.payloads!r}, "
+                f"the impl reached {after.payloads!r}"
+            )
+        return None
+
+    def explain_refinement(pre: Deployment, action: ModelAction, post: Deployment) -> str:
+        return _refinement_problem(pre, action, post) or ""
+
+    def faults_change_nothing(pre: Deployment, action: ModelAction, post: Deployment) -> bool:
+        if isinstance(action, DeliverForged):
+            return post == pre
+        if isinstance(action, LocalUpdate) and len(post.updates) == len(pre.updates):
+            return post.nodes == pre.nodes  # a rejected request
+        return True
+
+    invariants: tuple[Invariant[Any], ...] = spec.invariants(crdt, project)
+    steps: tuple[StepProperty[Any, Any], ...] = (
+        *spec.step_properties(crdt, project),
+        StepProperty(
+            "refinement",
+            "every impl step is an enabled spec action or a stutter",
+            refines,
+            explain_refinement,
+        ),
+        StepProperty(
+            "faults_change_nothing",
+            "a rejected request or a malformed message leaves the state unchanged",
+            faults_change_nothing,
+        ),
+    )
+    reachables = (
+        *spec.reachables(project),
+        *(
+            Reachable(r.name, r.description, _lift(project, r.holds))
+            for r in setup.extra_reachables
+        ),
+    )
+    return Model(
+        name=crdt.name,
+        initial_states=initial_states,
+        actions=actions,
+        next_state=next_state,
+        invariants=invariants,
+        step_properties=steps,
+        reachables=reachables,
+        describe_action=str,
+    )
+
+
+def _lift(
+    project: Callable[[Deployment], spec.SystemState], holds: Callable[[spec.SystemState], bool]
+) -> Callable[[Deployment], bool]:
+    return lambda state: holds(project(state))
+
+
+def _packet_order(packet: InFlight) -> tuple[str, str, tuple[int, ...]]:
+    m = packet.message
+    return (repr(m.sender), repr(m.payload), tuple(sorted(packet.seen)))
+
+
+def view(state: Deployment) -> Mapping[str, Any]:
+    """Named variables of a deployment, for traces and ITF."""
+    return {
+        "payload": {i: node.payload for i, node in enumerate(state.nodes)},
+        "local": {i: node.local for i, node in enumerate(state.nodes)},
+        "network": tuple((p.message.sender, p.message.payload) for p in state.network),
+        "updates": tuple((u.uid, u.replica, u.op) for u in state.updates),
+        "seen": dict(enumerate(state.seen)),
+    }

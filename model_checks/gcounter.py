@@ -1,0 +1,138 @@
+"""G-Counter: configurations, adversary alphabet and mutants for the bounded checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..impl import gcounter as impl
+from ..impl.state_based import StateMessage
+from ..spec import gcounter as spec
+from .crdt import CrdtSetup, build_model, view
+from .engine import Bounds, Model
+from .registry_types import Config, Mutant, ProtocolEntry
+
+# -- Mutants: each pairs a broken spec join/update with the same bug in the impl ----------------
+
+
+def _dense_to_sparse(dense: tuple[int, ...]) -> impl.Counts:
+    return tuple((rid, c) for rid, c in enumerate(dense) if c)
+
+
+def _sparse_binary(dense_op: Any) -> Any:
+    """Lifts a join on dense vectors to the impl's sparse representation (for mutants)."""
+
+    def merge(mine: impl.Counts, theirs: impl.Counts) -> impl.Counts:
+        width = 1 + max((rid for rid, _ in (*mine, *theirs)), default=0)
+        return _dense_to_sparse(dense_op(impl.to_spec(mine, width), impl.to_spec(theirs, width)))
+
+    return merge
+
+
+def _sum_join(x: spec.Payload, y: spec.Payload) -> spec.Payload:
+    return tuple(a + b for a, b in zip(x, y, strict=True))
+
+
+def _average_join(x: spec.Payload, y: spec.Payload) -> spec.Payload:
+    return tuple(-((-a - b) // 2) for a, b in zip(x, y, strict=True))
+
+
+def _adopt_larger_total(x: spec.Payload, y: spec.Payload) -> spec.Payload:
+    return x if sum(x) >= sum(y) else y
+
+
+def _min_join(x: spec.Payload, y: spec.Payload) -> spec.Payload:
+    return tuple(min(a, b) for a, b in zip(x, y, strict=True))
+
+
+def _increment_by_two(payload: spec.Payload, replica: int, op: spec.Increment) -> spec.Payload:
+    return tuple(c + 2 if k == replica else c for k, c in enumerate(payload))
+
+
+def _impl_increment_by_two(replica: Any, op: Any) -> Any:
+    once = impl.increment(replica, op)
+    return impl.increment(once, op)
+
+
+def _impl_increment_neighbour(replica: Any, op: Any) -> Any:
+    counts = dict(replica.payload)
+    target = (replica.replica_id + 1) % replica.n
+    counts[target] = counts.get(target, 0) + 1
+    return type(replica)(
+        replica.replica_id, replica.n, tuple(sorted(counts.items())), replica.local
+    )
+
+
+MUTANTS = (
+    Mutant("sum-merge", "merge adds the vectors (the design notes' bug)", "join_idempotent"),
+    Mutant("average-merge", "merge takes the rounded-up mean of each entry", "join_associative"),
+    Mutant(
+        "adopt-larger-total", "merge keeps whichever vector has the larger sum", "join_commutative"
+    ),
+    Mutant("min-merge", "merge takes the pointwise minimum (a meet)", "join_upper_bound"),
+    Mutant("increment-by-two", "increment adds two (spec and impl agree)", "correct_value"),
+    Mutant("increment-neighbour", "impl increments the next replica's entry", "refinement"),
+)
+
+MUTATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "sum-merge": ({"join": _sum_join}, {"merge": _sparse_binary(_sum_join)}),
+    "average-merge": ({"join": _average_join}, {"merge": _sparse_binary(_average_join)}),
+    "adopt-larger-total": (
+        {"join": _adopt_larger_total},
+        {"merge": _sparse_binary(_adopt_larger_total)},
+    ),
+    "min-merge": ({"join": _min_join}, {"merge": _sparse_binary(_min_join)}),
+    "increment-by-two": ({"update": _increment_by_two}, {"apply": _impl_increment_by_two}),
+    "increment-neighbour": ({}, {"apply": _impl_increment_neighbour}),
+}
+
+
+def forged_messages(config: Config) -> tuple[StateMessage, ...]:
+    n = config.params["replicas"]
+    return (
+        StateMessage(n + 4, ()),  # unknown sender
+        StateMessage(0, ((0, -1),)),  # negative count
+    )
+
+
+SETUP = CrdtSetup(
+    crdt=spec.GCOUNTER,
+    replica_type=impl.GCOUNTER_REPLICA,
+    to_spec=impl.to_spec,
+    ops=lambda config, replica, k: (spec.Increment(),),
+    forged=forged_messages,
+    mutations=MUTATIONS,
+)
+
+CONFIGS = (
+    Config(
+        "small",
+        "3 replicas, 2 increments and 2 snapshots each, all delivery orders",
+        {"replicas": 3, "updates": 2, "sends": 2},
+    ),
+    Config(
+        "tiny",
+        "2 replicas, 1 increment and 1 snapshot each",
+        {"replicas": 2, "updates": 1, "sends": 1},
+    ),
+    Config(
+        "wide",
+        "4 replicas, 1 increment and 1 snapshot each",
+        {"replicas": 4, "updates": 1, "sends": 1},
+        Bounds(max_seconds=120),
+    ),
+)
+
+
+def build(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
+    return build_model(SETUP, config, mutant)
+
+
+PROTOCOL = ProtocolEntry(
+    name="gcounter",
+    summary="grow-only counter, state-based (Shapiro et al. 2011, Spec. 6)",
+    source="Shapiro, Preguica, Baquero, Zawirski, INRIA RR-7506 (2011), section 3.1.1",
+    configs=CONFIGS,
+    mutants=MUTANTS,
+    build=build,
+    view=view,
+)
