@@ -324,10 +324,9 @@ def _packet_order(packet: InFlight) -> tuple[str, str, tuple[int, ...]]:
 
 def view(state: Deployment) -> Mapping[str, Any]:
     """Named variables of a deployment, for traces and ITF."""
-    return {
-        "payload": {i: node.payload for i, node in enumerate(state.nodes)},
-        "local": {i: node.local for i, node in enumerate(state.nodes)},
-        "network": tuple((p.message.sender, p.message.payload) for p in state.network),
-        "updates": tuple((u.uid, u.replica, u.op) for u in state.updates),
-        "seen": dict(enumerate(state.seen)),
-    }
+    named: dict[str, Any] = {"payload": {i: node.payload for i, node in enumerate(state.nodes)}}
+    named["local"] = {i: node.local for i, node in enumerate(state.nodes)}
+    named["network"] = tuple((p.message.sender, p.message.payload) for p in state.network)
+    named["updates"] = tuple((u.uid, u.replica, u.op) for u in state.updates)
+    named["seen"] = dict(enumerate(state.seen))
+    return named

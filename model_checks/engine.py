@@ -56,7 +56,7 @@ class Model(Generic[S, A]):
     invariants: tuple[Invariant[S], ...] = ()
     step_properties: tuple[StepProperty[S, A], ...] = ()
     reachables: tuple[Reachable[S], ...] = ()
-    describe_action: Callable[[A], str] = repr
+    describe_action: Callable[[A], str] = str
     canonicalize: Callable[[S], S] = _identity
 
     def property_names(self) -> tuple[str, ...]:

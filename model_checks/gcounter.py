@@ -64,7 +64,12 @@ def _impl_increment_neighbour(replica: Any, op: Any) -> Any:
 
 MUTANTS = (
     Mutant("sum-merge", "merge adds the vectors (the design notes' bug)", "join_idempotent"),
-    Mutant("average-merge", "merge takes the rounded-up mean of each entry", "join_associative"),
+    Mutant(
+        "average-merge",
+        "merge takes the rounded-up mean of each entry",
+        "join_associative",
+        config="two-increments",
+    ),
     Mutant(
         "adopt-larger-total", "merge keeps whichever vector has the larger sum", "join_commutative"
     ),
@@ -106,19 +111,33 @@ SETUP = CrdtSetup(
 CONFIGS = (
     Config(
         "small",
-        "3 replicas, 2 increments and 2 snapshots each, all delivery orders",
-        {"replicas": 3, "updates": 2, "sends": 2},
+        "3 replicas, 1 increment and 1 snapshot each, every delivery order and duplication",
+        {"replicas": 3, "updates": 1, "sends": 1},
+        expected_distinct_states=7349,
     ),
     Config(
         "tiny",
         "2 replicas, 1 increment and 1 snapshot each",
         {"replicas": 2, "updates": 1, "sends": 1},
+        expected_distinct_states=72,
     ),
     Config(
-        "wide",
-        "4 replicas, 1 increment and 1 snapshot each",
-        {"replicas": 4, "updates": 1, "sends": 1},
-        Bounds(max_seconds=120),
+        "two-increments",
+        "2 replicas, 2 increments and 1 snapshot each",
+        {"replicas": 2, "updates": 2, "sends": 1},
+        expected_distinct_states=838,
+    ),
+    Config(
+        "two-rounds",
+        "3 replicas, 1 increment and 2 snapshots each (about 115,000 states)",
+        {"replicas": 3, "updates": 1, "sends": 2},
+        expected_distinct_states=115556,
+    ),
+    Config(
+        "deep",
+        "3 replicas, 2 increments and 1 snapshot each; too large to exhaust, cut at 60 s",
+        {"replicas": 3, "updates": 2, "sends": 1},
+        Bounds(max_seconds=60),
     ),
 )
 

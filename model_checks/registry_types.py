@@ -33,6 +33,8 @@ class Mutant:
     name: str
     description: str
     breaks: str
+    # the smallest config that exhibits the bug (None: the protocol's "tiny" or default config)
+    config: str | None = None
 
 
 @attrs.frozen

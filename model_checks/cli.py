@@ -1,0 +1,386 @@
+"""The command line: ``mnemosyne-consensus list | check | prove | bench``.
+
+Exit codes (scripts depend on them): 0 everything holds; 1 an invariant or proof failed (the
+trace or counterexample is printed); 2 bad usage or bad input, with a one-line message and no
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .engine import Bounds, ExplorationResult, explore, simulate
+from .registry import PROTOCOLS, protocol
+from .registry_types import Config, Mutant, ProtocolEntry
+from .render import describe_result, itf_trace, result_to_json, summary_line
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: reported in one line, exit code 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return value
+
+
+# -- list ----------------------------------------------------------------------------------------
+
+
+def _properties(entry: ProtocolEntry) -> dict[str, list[str]]:
+    model = entry.build(entry.default_config, None)
+    return {
+        "always": [p.name for p in model.invariants],
+        "always (transitions)": [p.name for p in model.step_properties],
+        "sometimes": [p.name for p in model.reachables],
+    }
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    document = []
+    for entry in PROTOCOLS.values():
+        document.append(
+            {
+                "protocol": entry.name,
+                "summary": entry.summary,
+                "source": entry.source,
+                "configs": [
+                    {"name": c.name, "description": c.description, "params": dict(c.params)}
+                    for c in entry.configs
+                ],
+                "properties": _properties(entry),
+                "mutants": [
+                    {"name": m.name, "description": m.description, "breaks": m.breaks}
+                    for m in entry.mutants
+                ],
+            }
+        )
+    if args.json:
+        print(json.dumps({"protocols": document}, indent=2))
+        return 0
+    for item in document:
+        print(f"{item['protocol']} -- {item['summary']}")
+        print(f"  source: {item['source']}")
+        for i, c in enumerate(item["configs"]):
+            default = " (default)" if i == 0 else ""
+            print(f"  config {c['name']}{default}: {c['description']}")
+        for kind, names in item["properties"].items():
+            print(f"  {kind}: {', '.join(names)}")
+        for m in item["mutants"]:
+            print(f"  mutant {m['name']}: {m['description']} -- breaks {m['breaks']}")
+        print()
+    return 0
+
+
+# -- check ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Run:
+    entry: ProtocolEntry
+    config: Config
+    mutant: Mutant | None
+    result: ExplorationResult[Any, Any]
+
+    @property
+    def label(self) -> str:
+        mutant = f" --mutant {self.mutant.name}" if self.mutant else ""
+        return f"{self.entry.name}/{self.config.name}{mutant}"
+
+
+def _progress(label: str) -> Any:
+    def report(figures: Any) -> None:
+        print(
+            f"[{label}] {int(figures['distinct']):,} distinct states, "
+            f"{figures['rate']:,.0f} states/s, depth {int(figures['depth'])}, "
+            f"queue {int(figures['queue']):,}, {figures['seconds']:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return report
+
+
+def _run_check(entry: ProtocolEntry, args: argparse.Namespace, config_name: str | None) -> _Run:
+    try:
+        config = entry.config(config_name)
+        mutant = entry.mutant(args.mutant)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+    model = entry.build(config, mutant)
+    if args.invariant:
+        try:
+            model = model.restricted_to(args.invariant)
+        except KeyError as error:
+            known = ", ".join(model.property_names())
+            raise UsageError(
+                f"unknown property {error.args[0]} for {entry.name} (known: {known})"
+            ) from None
+    label = f"{entry.name}/{config.name}" + (f" --mutant {mutant.name}" if mutant else "")
+    report = None if args.quiet else _progress(label)
+    if args.simulate is not None:
+        result = simulate(
+            model,
+            runs=args.simulate,
+            steps=args.steps,
+            seed=args.seed,
+            max_seconds=args.max_seconds,
+            progress=report,
+        )
+    else:
+        bounds = Bounds(
+            max_depth=args.depth if args.depth is not None else config.bounds.max_depth,
+            max_states=args.max_states if args.max_states is not None else config.bounds.max_states,
+            max_seconds=args.max_seconds
+            if args.max_seconds is not None
+            else config.bounds.max_seconds,
+        )
+        result = explore(model, bounds, progress=report)
+    return _Run(entry, config, mutant, result)
+
+
+def _table(runs: Sequence[_Run]) -> str:
+    header = ("protocol", "config", "mode", "outcome", "distinct", "depth", "seconds", "states/s")
+    rows = [header]
+    for run in runs:
+        r = run.result
+        outcome = r.outcome.upper() + (f" (bounded: {r.bound_hit})" if r.bound_hit else "")
+        rows.append(
+            (
+                run.entry.name + (f" [{run.mutant.name}]" if run.mutant else ""),
+                run.config.name,
+                r.mode,
+                outcome,
+                f"{r.distinct_states:,}",
+                str(r.max_depth),
+                f"{r.seconds:.2f}",
+                f"{r.states_per_second:,.0f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if args.all == (args.protocol is not None):
+        raise UsageError("give exactly one of PROTOCOL or --all")
+    if args.all and (args.mutant or args.itf or args.config or args.invariant):
+        raise UsageError("--mutant, --config, --invariant and --itf need a single PROTOCOL")
+    if args.simulate is None and args.steps is not None:
+        raise UsageError("--steps only applies with --simulate")
+    if args.simulate is not None and (args.depth is not None or args.max_states is not None):
+        raise UsageError("--depth and --max-states apply to exhaustive runs, not --simulate")
+    args.steps = args.steps if args.steps is not None else 50
+    if args.all:
+        targets = list(PROTOCOLS.values())
+    else:
+        try:
+            targets = [protocol(args.protocol)]
+        except KeyError as error:
+            raise UsageError(error.args[0]) from None
+    runs: list[_Run] = []
+    for entry in targets:
+        run = _run_check(entry, args, args.config)
+        runs.append(run)
+        if not args.json:
+            print(describe_result(run.label, run.result, entry.view), flush=True)
+        elif not args.quiet:
+            print(summary_line(run.label, run.result), file=sys.stderr, flush=True)
+        if args.itf and run.result.violation is not None:
+            document = itf_trace(run.result.violation, entry.view, source=run.label)
+            try:
+                Path(args.itf).write_text(json.dumps(document, indent=1, sort_keys=False) + "\n")
+            except OSError as error:
+                raise UsageError(
+                    f"cannot write ITF trace to {args.itf}: {error.strerror}"
+                ) from None
+            if not args.json:
+                print(f"ITF trace written to {args.itf}")
+    failed = [run for run in runs if run.result.outcome != "ok"]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": not failed,
+                    "results": [
+                        {
+                            "protocol": run.entry.name,
+                            "config": run.config.name,
+                            "mutant": run.mutant.name if run.mutant else None,
+                            **result_to_json(run.result, run.entry.view),
+                        }
+                        for run in runs
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print()
+        print(_table(runs))
+        verdict = "all properties hold" if not failed else f"{len(failed)} run(s) failed"
+        print(f"\n{len(runs)} run(s): {verdict}")
+    return 1 if failed else 0
+
+
+# -- prove ---------------------------------------------------------------------------------------
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    from ..proofs import harness
+
+    if args.all == (args.name is not None):
+        raise UsageError("give exactly one of NAME or --all")
+    try:
+        results = harness.run_selection(None if args.all else args.name, mutant=args.mutant)
+    except harness.ProofUsageError as error:
+        raise UsageError(str(error)) from None
+    failed = [r for r in results if r.status != "proved"]
+    if args.json:
+        print(json.dumps({"ok": not failed, "proofs": [r.to_json() for r in results]}, indent=2))
+    else:
+        for r in results:
+            print(f"{r.name}: {r.status.upper()} ({r.seconds:.2f} s) -- {r.description}")
+            if r.counterexample:
+                print("  counterexample:")
+                print("\n".join("    " + line for line in r.counterexample.splitlines()))
+        proved = len(results) - len(failed)
+        print(f"\n{proved}/{len(results)} proved" + (f", {len(failed)} not" if failed else ""))
+    return 1 if failed else 0
+
+
+# -- bench ---------------------------------------------------------------------------------------
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    document = []
+    for entry in PROTOCOLS.values():
+        if args.protocol and entry.name not in args.protocol:
+            continue
+        config = entry.default_config
+        model = entry.build(config, None)
+        result = explore(model, Bounds(max_seconds=args.seconds))
+        document.append(
+            {
+                "protocol": entry.name,
+                "config": config.name,
+                "distinct_states": result.distinct_states,
+                "states_explored": result.states_explored,
+                "max_depth": result.max_depth,
+                "seconds": round(result.seconds, 3),
+                "distinct_states_per_second": round(result.states_per_second),
+                "complete": result.complete,
+            }
+        )
+        if not args.json:
+            complete = "complete" if result.complete else f"cut by {result.bound_hit}"
+            print(
+                f"{entry.name:<14} {config.name:<8} {result.distinct_states:>10,} distinct "
+                f"{result.states_explored:>11,} explored  depth {result.max_depth:>3}  "
+                f"{result.seconds:7.2f} s  {result.states_per_second:>9,.0f} distinct states/s"
+                f"  ({complete})",
+                flush=True,
+            )
+    if args.json:
+        print(json.dumps({"bench": document}, indent=2))
+    return 0
+
+
+# -- entry point ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mnemosyne-consensus",
+        description="Bounded model checks, proofs and benchmarks of the Mnemosyne consensus layer.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p_list = commands.add_parser("list", help="protocols, configs, properties and mutants")
+    p_list.add_argument("--json", action="store_true", help="one JSON document")
+    p_list.set_defaults(handler=cmd_list)
+
+    p_check = commands.add_parser("check", help="bounded model runs (exit 1 on a violation)")
+    p_check.add_argument("protocol", nargs="?", metavar="PROTOCOL")
+    p_check.add_argument("--all", action="store_true", help="every protocol, default configs")
+    p_check.add_argument("--config", metavar="NAME")
+    p_check.add_argument("--depth", type=_natural, metavar="N", help="maximum depth")
+    p_check.add_argument("--max-states", type=_positive_int, metavar="N", help="distinct states")
+    p_check.add_argument("--max-seconds", type=_positive_float, metavar="S")
+    p_check.add_argument("--simulate", type=_positive_int, metavar="RUNS", help="random walks")
+    p_check.add_argument("--steps", type=_positive_int, metavar="N", help="steps per walk")
+    p_check.add_argument("--seed", type=_natural, default=0, metavar="S")
+    p_check.add_argument("--mutant", metavar="NAME", help="run a deliberately broken variant")
+    p_check.add_argument(
+        "--invariant",
+        action="append",
+        metavar="NAME",
+        help="check only this property (repeatable)",
+    )
+    p_check.add_argument("--itf", metavar="FILE", help="write the violation's trace as ITF JSON")
+    p_check.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p_check.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p_check.set_defaults(handler=cmd_check)
+
+    p_prove = commands.add_parser("prove", help="z3 proofs for unbounded sizes")
+    p_prove.add_argument("name", nargs="?", metavar="NAME", help="a proof or a protocol")
+    p_prove.add_argument("--all", action="store_true")
+    p_prove.add_argument("--mutant", metavar="NAME", help="prove against a broken encoding")
+    p_prove.add_argument("--json", action="store_true")
+    p_prove.set_defaults(handler=cmd_prove)
+
+    p_bench = commands.add_parser("bench", help="distinct states/s on each default config")
+    p_bench.add_argument("protocol", nargs="*", metavar="PROTOCOL")
+    p_bench.add_argument("--seconds", type=_positive_float, default=30.0, metavar="S")
+    p_bench.add_argument("--json", action="store_true")
+    p_bench.set_defaults(handler=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except UsageError as error:
+        print(f"mnemosyne-consensus: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Every protocol the command line knows, in the order ``list`` and ``check --all`` show them."""
+
+from __future__ import annotations
+
+from . import gcounter
+from .registry_types import ProtocolEntry
+
+PROTOCOLS: dict[str, ProtocolEntry] = {entry.name: entry for entry in (gcounter.PROTOCOL,)}
+
+
+def protocol(name: str) -> ProtocolEntry:
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        known = ", ".join(PROTOCOLS)
+        raise KeyError(f"unknown protocol {name!r} (known: {known})") from None

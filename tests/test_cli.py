@@ -1,0 +1,167 @@
+"""The command-line contract: outputs, JSON documents and exit codes 0 / 1 / 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mnemosyne_consensus.model_checks.cli import main
+from mnemosyne_consensus.model_checks.registry import PROTOCOLS
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_shows_protocols_configs_properties_and_mutants(capsys):
+    code, out, _ = run(capsys, "list")
+    assert code == 0
+    for entry in PROTOCOLS.values():
+        assert entry.name in out
+        for mutant in entry.mutants:
+            assert f"mutant {mutant.name}" in out
+    code, out, _ = run(capsys, "list", "--json")
+    document = json.loads(out)
+    assert {p["protocol"] for p in document["protocols"]} == set(PROTOCOLS)
+
+
+def test_check_passes_with_summary_table(capsys):
+    code, out, _ = run(capsys, "check", "gcounter", "--config", "tiny", "--quiet")
+    assert code == 0
+    assert "gcounter/tiny: OK (exhaustive)" in out
+    assert "all properties hold" in out
+
+
+def test_check_json_document(capsys):
+    code, out, _ = run(capsys, "check", "gcounter", "--config", "tiny", "--json", "--quiet")
+    assert code == 0
+    document = json.loads(out)
+    (result,) = document["results"]
+    assert document["ok"] is True
+    assert result["outcome"] == "ok" and result["distinct_states"] == 72 and result["complete"]
+
+
+def test_mutant_exits_1_with_trace_and_itf(capsys, tmp_path):
+    itf = tmp_path / "trace.itf.json"
+    code, out, _ = run(
+        capsys,
+        "check",
+        "gcounter",
+        "--config",
+        "tiny",
+        "--mutant",
+        "sum-merge",
+        "--itf",
+        str(itf),
+        "--quiet",
+    )
+    assert code == 1
+    assert "invariant 'join_idempotent' violated" in out
+    assert "0. initial state" in out and "1. replica" in out
+    document = json.loads(itf.read_text())
+    assert document["states"][0]["#meta"]["index"] == 0
+
+
+def test_invariant_selection(capsys):
+    code, out, _ = run(
+        capsys,
+        "check",
+        "gcounter",
+        "--config",
+        "tiny",
+        "--mutant",
+        "sum-merge",
+        "--invariant",
+        "convergence",
+        "--quiet",
+    )
+    assert code == 1 and "'convergence' violated" in out
+
+
+def test_simulation_mode(capsys):
+    code, out, _ = run(
+        capsys, "check", "gcounter", "--simulate", "200", "--steps", "40", "--seed", "3", "--quiet"
+    )
+    assert code == 0 and "simulation, 200 runs" in out
+
+
+def test_simulation_too_short_to_reach_a_sometimes_property_fails(capsys):
+    code, out, _ = run(
+        capsys, "check", "gcounter", "--simulate", "5", "--steps", "3", "--seed", "3", "--quiet"
+    )
+    assert code == 1 and "was never reached" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "nosuch"], "unknown protocol 'nosuch'"),
+        (["check", "gcounter", "--mutant", "nosuch"], "unknown mutant 'nosuch'"),
+        (["check", "gcounter", "--config", "nosuch"], "unknown config 'nosuch'"),
+        (["check", "gcounter", "--invariant", "nosuch"], "unknown property"),
+        (["check"], "exactly one of PROTOCOL or --all"),
+        (["check", "--all", "--mutant", "sum-merge"], "need a single PROTOCOL"),
+        (["check", "gcounter", "--steps", "3"], "--steps only applies with --simulate"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_line(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_unwritable_itf_file_is_bad_input(capsys, tmp_path):
+    target = tmp_path / "missing-dir" / "trace.json"
+    code, _, err = run(
+        capsys,
+        "check",
+        "gcounter",
+        "--config",
+        "tiny",
+        "--mutant",
+        "sum-merge",
+        "--itf",
+        str(target),
+        "--quiet",
+    )
+    assert code == 2 and "cannot write ITF trace" in err
+
+
+@pytest.mark.parametrize("argv", [["check", "gcounter", "--depth", "-1"], ["bogus"]])
+def test_argparse_errors_exit_2(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+
+
+def test_console_script_runs_as_module():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mnemosyne_consensus.model_checks",
+            "check",
+            "gcounter",
+            "--config",
+            "tiny",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "OK" in done.stdout
+
+
+def test_bench_reports_rates(capsys):
+    code, out, _ = run(capsys, "bench", "gcounter", "--seconds", "5", "--json")
+    assert code == 0
+    (row,) = json.loads(out)["bench"]
+    assert row["protocol"] == "gcounter" and row["distinct_states"] > 0
+    assert row["distinct_states_per_second"] > 0
