@@ -342,3 +342,14 @@ def view(state: Deployment) -> Mapping[str, Any]:
     named["updates"] = tuple((u.uid, u.replica, u.op) for u in state.updates)
     named["seen"] = dict(enumerate(state.seen))
     return named
+
+
+def node_event(action: ModelAction) -> tuple[int, impl.Event]:
+    """The replica a model action steps and the impl event it hands it (for the oracle)."""
+    if isinstance(action, LocalUpdate):
+        return action.replica, impl.ClientUpdate(action.op)
+    if isinstance(action, Gossip):
+        return action.replica, impl.GossipTimer()
+    if isinstance(action, Deliver):
+        return action.replica, impl.Receive(action.packet.message)
+    return action.replica, impl.Receive(action.message)

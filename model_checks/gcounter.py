@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..impl import gcounter as impl
-from ..impl.state_based import StateMessage
+from ..impl.state_based import StateMessage, new_replica
 from ..spec import gcounter as spec
-from .crdt import CrdtSetup, build_model, view
+from .codec import CrdtCodec, OpCodec
+from .crdt import CrdtSetup, build_model, node_event, view
 from .engine import Bounds, Model
 from .registry_types import Config, Mutant, ProtocolEntry
+from .vectors import OracleBinding
 
 # -- Mutants: each pairs a broken spec join/update with the same bug in the impl ----------------
 
@@ -154,4 +156,14 @@ PROTOCOL = ProtocolEntry(
     mutants=MUTANTS,
     build=build,
     view=view,
+)
+
+CODEC = CrdtCodec("gcounter", impl.GCOUNTER_REPLICA, OpCodec((spec.Increment,)))
+
+ORACLE = OracleBinding(
+    codec=CODEC,
+    config="small",
+    node_event=node_event,
+    nodes=lambda state: state.nodes,
+    initial_node=lambda i, n: new_replica(impl.GCOUNTER_REPLICA, i, n),
 )

@@ -1,0 +1,19 @@
+"""The oracle registry: for each protocol, its model entry and its codec binding."""
+
+from __future__ import annotations
+
+from . import gcounter
+from .registry_types import ProtocolEntry
+from .vectors import OracleBinding
+
+ORACLES: dict[str, tuple[ProtocolEntry, OracleBinding]] = {
+    entry.name: (entry, binding) for entry, binding in ((gcounter.PROTOCOL, gcounter.ORACLE),)
+}
+
+
+def oracle(name: str) -> tuple[ProtocolEntry, OracleBinding]:
+    try:
+        return ORACLES[name]
+    except KeyError:
+        known = ", ".join(ORACLES)
+        raise KeyError(f"unknown protocol {name!r} (known: {known})") from None
