@@ -178,4 +178,4 @@ def on_receive(
 
 def is_nat(value: Any) -> bool:
     """A natural number (bool is not one, though Python thinks it is an int)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return type(value) is int and value >= 0

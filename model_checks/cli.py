@@ -261,26 +261,94 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
-    from ..proofs import harness
+    from .. import proofs
 
-    if args.all == (args.name is not None):
-        raise UsageError("give exactly one of NAME or --all")
+    if args.all and args.name is not None:
+        raise UsageError("give NAME or --all, not both")
+    if not args.all and args.name is None and args.mutant is None:
+        raise UsageError("give a proof or protocol NAME, --all, or --mutant")
     try:
-        results = harness.run_selection(None if args.all else args.name, mutant=args.mutant)
-    except harness.ProofUsageError as error:
+        if args.name is None:
+            results = proofs.run_all(mutant=args.mutant)
+        elif args.name in proofs.PROTOCOLS:
+            names = [p.name for p in proofs.PROOFS if p.protocol == args.name]
+            results = tuple(proofs.run_proof(name, args.mutant) for name in names)
+        else:
+            results = (proofs.run_proof(args.name, args.mutant),)
+    except proofs.ProofUsageError as error:
         raise UsageError(str(error)) from None
     failed = [r for r in results if r.status != "proved"]
     if args.json:
-        print(json.dumps({"ok": not failed, "proofs": [r.to_json() for r in results]}, indent=2))
+        print(json.dumps({"ok": not failed, **proofs.summary(results)}, indent=2))
     else:
         for r in results:
-            print(f"{r.name}: {r.status.upper()} ({r.seconds:.2f} s) -- {r.description}")
+            print(f"{r.name}: {r.status.upper()} ({r.seconds:.2f} s)")
+            if r.status != "proved":
+                print("\n".join("    " + line for line in r.description.splitlines()))
             if r.counterexample:
                 print("  counterexample:")
                 print("\n".join("    " + line for line in r.counterexample.splitlines()))
+            if r.reason:
+                print(f"  solver: {r.reason}")
         proved = len(results) - len(failed)
-        print(f"\n{proved}/{len(results)} proved" + (f", {len(failed)} not" if failed else ""))
+        tail = f", {len(failed)} not proved" if failed else ""
+        print(f"\n{proved}/{len(results)} proved{tail}")
     return 1 if failed else 0
+
+
+# -- vectors and validate ------------------------------------------------------------------------
+
+
+def cmd_vectors(args: argparse.Namespace) -> int:
+    from .oracle import ORACLES, oracle
+    from .vectors import write_vectors
+
+    try:
+        chosen = [oracle(args.protocol)] if args.protocol else list(ORACLES.values())
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+    out = Path(args.out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        counts = write_vectors(out, chosen)
+    except OSError as error:
+        raise UsageError(f"cannot write vectors to {out}: {error.strerror or error}") from None
+    for name, count in counts.items():
+        print(f"{name}: {count} cases and traces in {out / name}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .oracle import oracle
+    from .validate import TraceFormatError, validate_lines
+
+    try:
+        _, binding = oracle(args.protocol)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+    try:
+        with open(args.trace, "rb") as trace:
+            result = validate_lines(args.protocol, trace, binding.step_checker)
+    except OSError as error:
+        raise UsageError(f"cannot read {args.trace}: {error.strerror or error}") from None
+    except TraceFormatError as error:
+        raise UsageError(f"malformed trace {args.trace}: {error}") from None
+    failure = result.failure
+    if args.json:
+        document: dict[str, Any] = {"ok": failure is None, "steps": result.steps, "failure": None}
+        if failure is not None:
+            document["failure"] = attrs.asdict(failure)
+        print(json.dumps(document, indent=2))
+    elif failure is None:
+        print(f"{args.trace}: OK -- {result.steps} steps follow the {args.protocol} spec")
+    else:
+        print(
+            f"{args.trace}: line {failure.line}: node {failure.node} broke {failure.property_name}"
+        )
+        print(f"  event:    {json.dumps(failure.event, sort_keys=True)}")
+        print(f"  required: {failure.expected}")
+        print(f"  observed: {failure.observed}")
+    return 0 if failure is None else 1
 
 
 # -- bench ---------------------------------------------------------------------------------------
@@ -362,6 +430,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_prove.add_argument("--mutant", metavar="NAME", help="prove against a broken encoding")
     p_prove.add_argument("--json", action="store_true")
     p_prove.set_defaults(handler=cmd_prove)
+
+    p_vectors = commands.add_parser("vectors", help="conformance vectors for other implementations")
+    vector_commands = p_vectors.add_subparsers(dest="vectors_command", required=True)
+    p_generate = vector_commands.add_parser("generate", help="write the vector tree")
+    p_generate.add_argument("out_dir", metavar="OUT_DIR")
+    p_generate.add_argument("--protocol", metavar="P")
+    p_generate.set_defaults(handler=cmd_vectors)
+
+    p_validate = commands.add_parser("validate", help="check a recorded trace against the spec")
+    p_validate.add_argument("protocol", metavar="PROTOCOL")
+    p_validate.add_argument("trace", metavar="TRACE_FILE")
+    p_validate.add_argument("--json", action="store_true")
+    p_validate.set_defaults(handler=cmd_validate)
 
     p_bench = commands.add_parser("bench", help="distinct states/s on each default config")
     p_bench.add_argument("protocol", nargs="*", metavar="PROTOCOL")

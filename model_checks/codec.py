@@ -84,12 +84,21 @@ def plain_to_json(value: Any) -> JSON:
 
 
 def plain_from_json(value: JSON) -> Any:
-    """Arrays as tuples, recursively (the inverse of :func:`plain_to_json` on plain values)."""
-    if isinstance(value, list):
-        return tuple(plain_from_json(v) for v in value)
-    if isinstance(value, dict):
+    """Arrays as tuples, recursively (the inverse of :func:`plain_to_json` on plain values).
+
+    An object becomes a sorted tuple of (key, value) pairs: a shape no payload has, so the
+    node's validation rejects it. (Exact type tests: this runs once per value of every line
+    of a validated trace.)
+    """
+    kind = type(value)
+    if kind is list:
+        return tuple([plain_from_json(v) if type(v) in _NESTED else v for v in value])
+    if kind is dict:
         return tuple(sorted((k, plain_from_json(v)) for k, v in value.items()))
     return value
+
+
+_NESTED = (list, dict)
 
 
 def expect_object(

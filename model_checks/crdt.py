@@ -353,3 +353,93 @@ def node_event(action: ModelAction) -> tuple[int, impl.Event]:
     if isinstance(action, Deliver):
         return action.replica, impl.Receive(action.packet.message)
     return action.replica, impl.Receive(action.message)
+
+
+def step_checker(setup: CrdtSetup, codec: Any) -> Any:
+    """Trace validation of one replica step against the spec (see :mod:`validate`).
+
+    Checked for each step: the replica's identity does not change; the abstract payload moves by
+    exactly the spec action the event stands for (``Update`` when the spec enables it, ``Deliver``
+    of a well-formed message) or stays put (a rejected input: a stutter); payloads only inflate;
+    a fault or rejection comes with an unchanged state; a gossip broadcasts the replica's own
+    payload; every reported state is well formed (decoding validates it). The lattice laws are
+    properties of the spec's join, not of a trace (the proofs and the model runs check them);
+    invariants that need the ghost history of updates (``convergence``, ``correct_value``) are
+    the model checker's: a streamed trace does not keep that history.
+    """
+    from .validate import StepChecker
+
+    crdt, rtype = setup.crdt, setup.replica_type
+    abstract_cache: dict[tuple[int, Any], Any] = {}
+
+    def abstract(payload: Any, n: int) -> Any:
+        key = (n, payload)
+        found = abstract_cache.get(key)
+        if found is None:
+            if len(abstract_cache) > 4096:
+                abstract_cache.clear()  # bounded memory, whatever the trace length
+            found = abstract_cache[key] = setup.to_spec(payload, n)
+        return found
+
+    def check(
+        nodes: tuple[impl.Replica[Any], ...],
+        i: int,
+        event: impl.Event,
+        post: impl.Replica[Any],
+        effects: Any,
+    ) -> tuple[str, str, str] | None:
+        pre = nodes[i]
+        if post is pre and not (effects is not None and isinstance(event, impl.GossipTimer)):
+            return None  # the same state reported again: a stutter, always allowed
+        if (post.replica_id, post.n) != (pre.replica_id, pre.n):
+            return (
+                "identity",
+                f"replica {pre.replica_id} of {pre.n}",
+                f"replica {post.replica_id} of {post.n}",
+            )
+        n = pre.n
+        before, after = abstract(pre.payload, n), abstract(post.payload, n)
+        refused = bool(effects and (effects.get("faults") or effects.get("rejections")))
+        if refused and post != pre:
+            return ("faults_change_nothing", "the state unchanged after a refusal", repr(after))
+        if not crdt.leq(before, after):
+            return ("updates_inflate", f"a payload above {before!r}", repr(after))
+        if isinstance(event, impl.GossipTimer):
+            if after != before:
+                return ("refinement", f"spec Send: payload stays {before!r}", repr(after))
+            if effects is not None:
+                sent = effects.get("broadcasts")
+                if not (isinstance(sent, list) and len(sent) == 1):
+                    return ("refinement", "spec Send: one broadcast of the state", repr(sent))
+                if sent[0] != {"sender": i, "payload": codec.payload_to_json(pre.payload)}:
+                    return (
+                        "refinement",
+                        "spec Send: broadcast of the replica's own state",
+                        repr(sent[0]),
+                    )
+        elif after != before:
+            if isinstance(event, impl.ClientUpdate):
+                if not crdt.update_enabled(before, i, event.op):
+                    return ("refinement", f"{event.op!r} is not enabled at {before!r}", repr(after))
+                expected = crdt.update(before, i, event.op)
+                what = f"spec Update {event.op!r}"
+            else:
+                message = event.message
+                sender_ok = isinstance(message.sender, int) and 0 <= message.sender < n
+                if not sender_ok or rtype.validate_payload(message.payload, n) is not None:
+                    return (
+                        "refinement",
+                        "a malformed message is refused, state unchanged",
+                        repr(after),
+                    )
+                expected = crdt.join(before, abstract(message.payload, n))
+                what = "spec Deliver: join with the message"
+            if expected != after:
+                return ("refinement", f"{what} gives {expected!r}", repr(after))
+        return None
+
+    return StepChecker(
+        codec=codec,
+        initial_node=lambda i, n: impl.new_replica(rtype, i, n),
+        check=check,
+    )

@@ -45,6 +45,8 @@ class OracleBinding:
     nodes: Callable[[Any], tuple[Any, ...]]
     # an impl node's initial state for (index, number of nodes)
     initial_node: Callable[[int, int], Any]
+    # validates one node's step of a recorded trace against the spec (validate.StepChecker)
+    step_checker: Any = None
     positives_per_handler: int = 24
     negatives_per_reason: int = 4
 

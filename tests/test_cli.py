@@ -165,3 +165,36 @@ def test_bench_reports_rates(capsys):
     (row,) = json.loads(out)["bench"]
     assert row["protocol"] == "gcounter" and row["distinct_states"] > 0
     assert row["distinct_states_per_second"] > 0
+
+
+def test_prove_all_exits_0(capsys):
+    code, out, _ = run(capsys, "prove", "--all")
+    assert code == 0 and "proved" in out.splitlines()[-1]
+
+
+def test_prove_with_mutant_exits_1_with_counterexample(capsys):
+    code, out, _ = run(
+        capsys, "prove", "gcounter.join_idempotent", "--mutant", "gcounter/sum-merge"
+    )
+    assert code == 1
+    assert "COUNTEREXAMPLE" in out and "claim violated" in out
+
+
+def test_prove_json(capsys):
+    code, out, _ = run(capsys, "prove", "vector-clock", "--json")
+    document = json.loads(out)
+    assert code == 0 and document["ok"] is True and document["total"] >= 5
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["prove", "nosuch"], "unknown proof 'nosuch'"),
+        (["prove", "gcounter.join_idempotent", "--mutant", "nosuch"], "unknown mutant"),
+        (["prove", "gcounter.join_idempotent", "--mutant", "orset/remove-unobserved"], "is for"),
+        (["prove"], "give a proof or protocol NAME"),
+    ],
+)
+def test_prove_bad_usage_exits_2(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err and "Traceback" not in err

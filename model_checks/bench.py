@@ -1,0 +1,95 @@
+"""Benchmarks: model-checking rate per protocol, and trace-validation throughput.
+
+Speed is measured here, never asserted in tests. Figures depend on the machine; the README
+records what was seen on the reference machine (2 cores).
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ..impl import gcounter as gcounter_impl
+from ..impl.state_based import ClientUpdate, GossipTimer, Receive
+from ..spec.gcounter import Increment
+from .codec import FORMAT, dumps_line
+from .gcounter import CODEC
+
+
+def write_gcounter_trace(path: Path, events: int, replicas: int = 3, seed: int = 1) -> None:
+    """A valid G-Counter trace of ``events`` steps: increments, gossip and deliveries."""
+    rng = random.Random(seed)
+    nodes = [gcounter_impl.new(i, replicas) for i in range(replicas)]
+    latest: list[Any] = [None] * replicas  # the last state message each replica sent
+    with path.open("w", encoding="utf-8") as out:
+        header = {"format": FORMAT, "protocol": "gcounter", "nodes": replicas}
+        out.write(dumps_line(header) + "\n")
+        for _ in range(events):
+            i = rng.randrange(replicas)
+            roll = rng.random()
+            if roll < 0.3:
+                event: Any = ClientUpdate(Increment())
+            elif roll < 0.5 or not any(latest):
+                event = GossipTimer()
+            else:
+                event = Receive(rng.choice([m for m in latest if m is not None]))
+            nodes[i], effects = gcounter_impl.step(nodes[i], event)
+            if effects.broadcasts:
+                latest[i] = effects.broadcasts[0]
+            line = {
+                "node": i,
+                "event": CODEC.encode_event(event),
+                "state": CODEC.encode_state(nodes[i]),
+                "effects": CODEC.encode_effects(effects),
+            }
+            out.write(dumps_line(line) + "\n")
+
+
+_CHILD = """
+import resource, sys, time
+from mnemosyne_consensus.model_checks.gcounter import ORACLE
+from mnemosyne_consensus.model_checks.validate import validate_lines
+started = time.perf_counter()
+with open(sys.argv[1], "rb") as trace:
+    result = validate_lines("gcounter", trace, ORACLE.step_checker)
+seconds = time.perf_counter() - started
+assert result.failure is None, result.failure
+print(result.steps, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_validation(events: int) -> dict[str, Any]:
+    """Validation throughput on a G-Counter trace, and peak memory at two trace lengths.
+
+    Each validation runs in a fresh interpreter so that its peak resident memory is its own.
+    """
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, length in (("short", max(1, events // 10)), ("full", events)):
+            path = Path(tmp) / f"trace-{length}.jsonl"
+            started = time.perf_counter()
+            write_gcounter_trace(path, length)
+            written = time.perf_counter() - started
+            done = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            steps, seconds, max_rss_kib = done.stdout.split()
+            figures[label] = {
+                "events": int(steps),
+                "seconds": round(float(seconds), 3),
+                "events_per_second": round(int(steps) / float(seconds)),
+                "peak_rss_mib": round(int(max_rss_kib) / 1024, 1),
+                "trace_mib": round(path.stat().st_size / 2**20, 1),
+                "generation_seconds": round(written, 1),
+            }
+    figures["self_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return figures
