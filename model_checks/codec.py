@@ -168,6 +168,15 @@ class OpCodec:
         fields = {f.name: plain_to_json(getattr(op, f.name)) for f in attrs.fields(type(op))}
         return {"type": snake_case(type(op).__name__), **fields}
 
+    def schema(self, cls: type) -> dict[str, Any]:
+        names = [f.name for f in attrs.fields(cls)]
+        return {
+            "type": "object",
+            "properties": {"type": {"const": snake_case(cls.__name__)}, **{n: {} for n in names}},
+            "required": sorted(["type", *names]),
+            "additionalProperties": False,
+        }
+
     def decode(self, doc: JSON, path: str) -> Any:
         if not isinstance(doc, dict) or not isinstance(doc.get("type"), str):
             raise DecodeError(path, "expected an object with a string field 'type'")
@@ -195,6 +204,95 @@ class CrdtCodec:
     decode_local: Callable[[JSON, str], Any] = lambda doc, path: plain_from_json(doc)
     payload_to_json: Callable[[Any], JSON] = plain_to_json
     payload_from_json: Callable[[JSON], Any] = plain_from_json
+    # JSON Schemas of a well-formed payload and of the bookkeeping (``{}``: any value)
+    payload_schema: Mapping[str, Any] = attrs.Factory(dict)
+    local_schema: Mapping[str, Any] = attrs.Factory(dict)
+
+    def schemas(self) -> dict[str, Any]:
+        """The state, event and effects schemas (see :mod:`schemas`)."""
+        nat = {"type": "integer", "minimum": 0}
+        payload = dict(self.payload_schema)
+        state = {
+            "type": "object",
+            "properties": {
+                "replica": nat,
+                "replicas": {"type": "integer", "minimum": 1},
+                "payload": payload,
+                "local": dict(self.local_schema),
+            },
+            "required": ["local", "payload", "replica", "replicas"],
+            "additionalProperties": False,
+        }
+        ops = [self.ops.schema(cls) for cls in self.ops.classes]
+        event = {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"type": {"const": "client_update"}, "op": {"oneOf": ops}},
+                    "required": ["op", "type"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {"type": {"const": "gossip_timer"}},
+                    "required": ["type"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": "receive"},
+                        # any payload: a malformed one is the node's to reject
+                        "message": {
+                            "type": "object",
+                            "properties": {"sender": {}, "payload": {}},
+                            "required": ["payload", "sender"],
+                            "additionalProperties": False,
+                        },
+                    },
+                    "required": ["message", "type"],
+                    "additionalProperties": False,
+                },
+            ]
+        }
+        effects = {
+            "type": "object",
+            "properties": {
+                "broadcasts": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"sender": nat, "payload": payload},
+                        "required": ["payload", "sender"],
+                        "additionalProperties": False,
+                    },
+                },
+                "faults": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "sender": {},
+                            "kind": {"enum": enum_values(crdt_impl.FaultKind)},
+                        },
+                        "required": ["kind", "sender"],
+                        "additionalProperties": False,
+                    },
+                },
+                "rejections": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"reason": {"enum": enum_values(crdt_impl.RejectReason)}},
+                        "required": ["reason"],
+                        "additionalProperties": False,
+                    },
+                },
+            },
+            "required": ["broadcasts", "faults", "rejections"],
+            "additionalProperties": False,
+        }
+        return {"state": state, "event": event, "effects": effects}
 
     # states
     def encode_state(self, node: crdt_impl.Replica[Any]) -> JSON:

@@ -158,7 +158,25 @@ PROTOCOL = ProtocolEntry(
     view=view,
 )
 
-CODEC = CrdtCodec("gcounter", impl.GCOUNTER_REPLICA, OpCodec((spec.Increment,)))
+CODEC = CrdtCodec(
+    "gcounter",
+    impl.GCOUNTER_REPLICA,
+    OpCodec((spec.Increment,)),
+    # sparse counts: [replica, count] pairs sorted by replica, zero counts omitted
+    payload_schema={
+        "type": "array",
+        "items": {
+            "type": "array",
+            "prefixItems": [
+                {"type": "integer", "minimum": 0},
+                {"type": "integer", "minimum": 1},
+            ],
+            "minItems": 2,
+            "maxItems": 2,
+        },
+    },
+    local_schema={"type": "null"},
+)
 
 ORACLE = OracleBinding(
     codec=CODEC,

@@ -168,7 +168,10 @@ def validate_lines(protocol: str, lines: Iterable[str], checker: StepChecker) ->
         else:
             post = _decoded(line_number, codec.decode_state, state_doc, "$.state")
             last_state_docs[index] = state_doc
-        problem = checker.check(nodes, index, event, post, doc.get("effects"))
+        effects = doc.get("effects")
+        if effects is not None and type(effects) is not dict:
+            raise TraceFormatError(line_number, "$.effects: expected an object")
+        problem = checker.check(nodes, index, event, post, effects)
         steps += 1
         if problem is not None:
             name, expected, observed = problem
