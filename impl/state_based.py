@@ -161,7 +161,7 @@ def on_receive(
 ) -> tuple[Replica[P], Effects]:
     message = event.message
     # Verify the sender is a replica of this configuration
-    if not (isinstance(message.sender, int) and 0 <= message.sender < replica.n):
+    if not (is_nat(message.sender) and message.sender < replica.n):
         fault = Fault(message.sender, FaultKind.UNKNOWN_SENDER, f"no replica {message.sender!r}")
         return replica, Effects(faults=(fault,))
     # Verify the payload is a well-formed value of the data type

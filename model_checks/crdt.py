@@ -425,7 +425,7 @@ def step_checker(setup: CrdtSetup, codec: Any) -> Any:
                 what = f"spec Update {event.op!r}"
             else:
                 message = event.message
-                sender_ok = isinstance(message.sender, int) and 0 <= message.sender < n
+                sender_ok = impl.is_nat(message.sender) and message.sender < n
                 if not sender_ok or rtype.validate_payload(message.payload, n) is not None:
                     return (
                         "refinement",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from . import gcounter
+from . import gcounter, orset
 from .registry_types import ProtocolEntry
 from .vectors import OracleBinding
 
 ORACLES: dict[str, tuple[ProtocolEntry, OracleBinding]] = {
-    entry.name: (entry, binding) for entry, binding in ((gcounter.PROTOCOL, gcounter.ORACLE),)
+    entry.name: (entry, binding)
+    for entry, binding in (
+        (gcounter.PROTOCOL, gcounter.ORACLE),
+        (orset.PROTOCOL, orset.ORACLE),
+    )
 }
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from . import gcounter
+from . import gcounter, orset
 from .registry_types import ProtocolEntry
 
-PROTOCOLS: dict[str, ProtocolEntry] = {entry.name: entry for entry in (gcounter.PROTOCOL,)}
+PROTOCOLS: dict[str, ProtocolEntry] = {
+    entry.name: entry
+    for entry in (
+        gcounter.PROTOCOL,
+        orset.PROTOCOL,
+    )
+}
 
 
 def protocol(name: str) -> ProtocolEntry:
