@@ -383,8 +383,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"  ({complete})",
                 flush=True,
             )
+    validation = None
+    if args.trace_events:
+        from .bench import bench_validation
+
+        validation = bench_validation(args.trace_events)
+        if not args.json:
+            for label in ("short", "full"):
+                f = validation[label]
+                print(
+                    f"trace validation (gcounter, {f['events']:,} events, {f['trace_mib']} MiB): "
+                    f"{f['seconds']:.2f} s, {f['events_per_second']:,} events/s, "
+                    f"peak memory {f['peak_rss_mib']} MiB",
+                    flush=True,
+                )
     if args.json:
-        print(json.dumps({"bench": document}, indent=2))
+        print(json.dumps({"bench": document, "trace_validation": validation}, indent=2))
     return 0
 
 
@@ -447,6 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench = commands.add_parser("bench", help="distinct states/s on each default config")
     p_bench.add_argument("protocol", nargs="*", metavar="PROTOCOL")
     p_bench.add_argument("--seconds", type=_positive_float, default=30.0, metavar="S")
+    p_bench.add_argument(
+        "--trace-events",
+        type=_natural,
+        default=1_000_000,
+        metavar="N",
+        help="length of the G-Counter trace to validate (0: skip)",
+    )
     p_bench.add_argument("--json", action="store_true")
     p_bench.set_defaults(handler=cmd_bench)
     return parser

@@ -160,9 +160,13 @@ def test_console_script_runs_as_module():
 
 
 def test_bench_reports_rates(capsys):
-    code, out, _ = run(capsys, "bench", "gcounter", "--seconds", "5", "--json")
+    code, out, _ = run(
+        capsys, "bench", "gcounter", "--seconds", "5", "--trace-events", "2000", "--json"
+    )
     assert code == 0
-    (row,) = json.loads(out)["bench"]
+    document = json.loads(out)
+    assert document["trace_validation"]["full"]["events"] == 2000
+    (row,) = document["bench"]
     assert row["protocol"] == "gcounter" and row["distinct_states"] > 0
     assert row["distinct_states_per_second"] > 0
 
