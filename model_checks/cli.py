@@ -351,6 +351,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if failure is None else 1
 
 
+def cmd_conform(args: argparse.Namespace) -> int:
+    from .conform import main_conform
+
+    vectors = Path(args.vectors) if args.vectors else None
+    return main_conform(args.protocol, args.adapter, vectors, args.timeout, args.json)
+
+
 # -- bench ---------------------------------------------------------------------------------------
 
 
@@ -457,6 +464,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_validate.add_argument("trace", metavar="TRACE_FILE")
     p_validate.add_argument("--json", action="store_true")
     p_validate.set_defaults(handler=cmd_validate)
+
+    p_conform = commands.add_parser(
+        "conform", help="drive another implementation through the vectors (JSON lines)"
+    )
+    p_conform.add_argument("protocol", metavar="PROTOCOL")
+    p_conform.add_argument("--adapter", required=True, metavar='"COMMAND ARGS"')
+    p_conform.add_argument("--vectors", metavar="DIR", help="default: generate them afresh")
+    p_conform.add_argument("--timeout", type=_positive_float, default=10.0, metavar="SECONDS")
+    p_conform.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p_conform.set_defaults(handler=cmd_conform)
 
     p_bench = commands.add_parser("bench", help="distinct states/s on each default config")
     p_bench.add_argument("protocol", nargs="*", metavar="PROTOCOL")

@@ -78,6 +78,11 @@ MUTANTS = (
     Mutant("min-merge", "merge takes the pointwise minimum (a meet)", "join_upper_bound"),
     Mutant("increment-by-two", "increment adds two (spec and impl agree)", "correct_value"),
     Mutant("increment-neighbour", "impl increments the next replica's entry", "refinement"),
+    Mutant(
+        "skip-validation",
+        "impl merges any payload without checking its shape",
+        "faults_change_nothing",
+    ),
 )
 
 MUTATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -90,6 +95,7 @@ MUTATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "min-merge": ({"join": _min_join}, {"merge": _sparse_binary(_min_join)}),
     "increment-by-two": ({"update": _increment_by_two}, {"apply": _impl_increment_by_two}),
     "increment-neighbour": ({}, {"apply": _impl_increment_neighbour}),
+    "skip-validation": ({}, {"validate_payload": lambda payload, n: None}),
 }
 
 
@@ -98,6 +104,7 @@ def forged_messages(config: Config) -> tuple[StateMessage, ...]:
     return (
         StateMessage(n + 4, ()),  # unknown sender
         StateMessage(0, ((0, -1),)),  # negative count
+        StateMessage(1, ((0, 5), (0, 5))),  # duplicated entry: would raise a count if accepted
     )
 
 
@@ -180,7 +187,7 @@ CODEC = CrdtCodec(
 
 ORACLE = OracleBinding(
     codec=CODEC,
-    config="small",
+    configs=("small", "two-increments"),
     node_event=node_event,
     nodes=lambda state: state.nodes,
     initial_node=lambda i, n: new_replica(impl.GCOUNTER_REPLICA, i, n),

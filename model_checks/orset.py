@@ -253,7 +253,7 @@ CODEC = CrdtCodec(
 
 ORACLE = OracleBinding(
     codec=CODEC,
-    config="small",
+    configs=("small", "tiny"),
     node_event=node_event,
     nodes=lambda state: state.nodes,
     initial_node=lambda i, n: new_replica(impl.ORSET_REPLICA, i, n),

@@ -38,8 +38,8 @@ class OracleBinding:
     """How a protocol's model and codec meet: the oracle's view of one protocol."""
 
     codec: Any  # encode_state, decode_state, encode_event, decode_event, encode_effects, ...
-    # the model config that vectors and traces are generated from
-    config: str
+    # the model configs that vectors come from (traces come from the first)
+    configs: tuple[str, ...]
     # which node a model action steps, and the impl event it hands that node
     node_event: Callable[[Any], tuple[int, Any]]
     nodes: Callable[[Any], tuple[Any, ...]]
@@ -74,11 +74,25 @@ def generate_cases(
     entry: ProtocolEntry, binding: OracleBinding, max_states: int = 20_000
 ) -> list[Case]:
     """Walks the model breadth-first and collects the cases, deterministically."""
-    codec = binding.codec
-    model = entry.build(entry.config(binding.config), None)
     seen_steps: set[tuple[str, str]] = set()
     per_bucket: dict[str, int] = {}
     cases: list[Case] = []
+    for config in binding.configs:
+        _collect(entry, binding, config, max_states, seen_steps, per_bucket, cases)
+    return cases
+
+
+def _collect(
+    entry: ProtocolEntry,
+    binding: OracleBinding,
+    config: str,
+    max_states: int,
+    seen_steps: set[tuple[str, str]],
+    per_bucket: dict[str, int],
+    cases: list[Case],
+) -> None:
+    codec = binding.codec
+    model = entry.build(entry.config(config), None)
     visited: set[Any] = set()
     queue: deque[Any] = deque()
     for state in model.initial_states():
@@ -99,7 +113,7 @@ def generate_cases(
                 effects_doc = codec.encode_effects(effects)
                 outcome = _outcome(effects_doc)
                 handler = codec.handler(event)
-                bucket = f"{handler}/{outcome}"
+                bucket = f"{config}/{handler}/{outcome}"
                 cap = (
                     binding.positives_per_handler
                     if outcome == "accept"
@@ -116,7 +130,7 @@ def generate_cases(
                         "case": name,
                         "negative": outcome != "accept",
                         "expected": outcome,
-                        "source": f"bounded model run of config {binding.config!r}: "
+                        "source": f"bounded model run of config {config!r}: "
                         f"node {index} in a reachable state, action: {action}",
                     }
                     cases.append(
@@ -134,7 +148,6 @@ def generate_cases(
             if successor not in visited:
                 visited.add(successor)
                 queue.append(successor)
-    return cases
 
 
 def random_runs(
@@ -142,7 +155,7 @@ def random_runs(
 ) -> Iterator[list[dict[str, Any]]]:
     """Seeded random walks of the model, as trace documents (header line, then one per step)."""
     codec = binding.codec
-    model = entry.build(entry.config(binding.config), None)
+    model = entry.build(entry.config(binding.configs[0]), None)
     rng = random.Random(seed)
     for _ in range(runs):
         state = next(iter(model.initial_states()))
