@@ -229,14 +229,16 @@ def build_model(setup: CrdtSetup, config: Config, mutant: Mutant | None) -> Mode
             found = payload_cache[key] = setup.to_spec(payload, n)
         return found
 
-    # consecutive checks read the same few states: remember their projections by identity
-    recent: dict[int, tuple[Deployment, spec.SystemState]] = {}
+    # Consecutive checks read the same two states (the one being expanded and its successor):
+    # remember the last two projections by identity. Networks recur across many states.
+    recent: list[Any] = [None, None, None, None]  # state, projection, state, projection
     network_cache: dict[tuple[InFlight, ...], frozenset[spec.Snapshot]] = {}
 
     def project(state: Deployment) -> spec.SystemState:
-        hit = recent.get(id(state))
-        if hit is not None and hit[0] is state:
-            return hit[1]
+        if recent[0] is state:
+            return recent[1]  # type: ignore[no-any-return]
+        if recent[2] is state:
+            return recent[3]  # type: ignore[no-any-return]
         sent = network_cache.get(state.network)
         if sent is None:
             sent = network_cache[state.network] = frozenset(
@@ -244,26 +246,32 @@ def build_model(setup: CrdtSetup, config: Config, mutant: Mutant | None) -> Mode
                 for p in state.network
             )
         abstract = spec.SystemState(
-            payloads=tuple(abstract_payload(node.payload) for node in state.nodes),
+            payloads=tuple([abstract_payload(node.payload) for node in state.nodes]),
             sent=sent,
             updates=state.updates,
             seen=state.seen,
         )
-        if len(recent) >= 8:
-            recent.clear()
-        recent[id(state)] = (state, abstract)
+        recent[2], recent[3] = recent[0], recent[1]
+        recent[0], recent[1] = state, abstract
         return abstract
 
+    spec_actions: dict[ModelAction, spec.Action | None] = {}
+
     def spec_action(pre: Deployment, action: ModelAction) -> spec.Action | None:
+        found = spec_actions.get(action, spec_actions)
+        if found is not spec_actions:
+            return found  # type: ignore[return-value]
+        result: spec.Action | None = None  # a forged message has no spec counterpart
         if isinstance(action, LocalUpdate):
-            return spec.Update(action.replica, action.op)
-        if isinstance(action, Gossip):
-            return spec.Send(action.replica)
-        if isinstance(action, Deliver):
+            result = spec.Update(action.replica, action.op)
+        elif isinstance(action, Gossip):
+            result = spec.Send(action.replica)
+        elif isinstance(action, Deliver):
             p = action.packet
             snapshot = spec.Snapshot(p.message.sender, abstract_payload(p.message.payload), p.seen)
-            return spec.Deliver(action.replica, snapshot)
-        return None  # a forged message has no spec counterpart: it must be a stutter
+            result = spec.Deliver(action.replica, snapshot)
+        spec_actions[action] = result
+        return result
 
     def refines(pre: Deployment, action: ModelAction, post: Deployment) -> bool:
         return _refinement_problem(pre, action, post) is None

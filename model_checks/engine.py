@@ -254,47 +254,54 @@ def explore(
         mark_reached(state)
         queue.append((state, fp, 0))
 
+    step_checks = tuple((p.holds, p) for p in model.step_properties)
+    state_checks = tuple((p.holds, p) for p in model.invariants)
+    symmetric = canonicalize is not _identity
+    max_depth, max_states, max_seconds = bounds.max_depth, bounds.max_states, bounds.max_seconds
     while queue:
         state, fp, depth = queue.popleft()
-        if bounds.max_depth is not None and depth >= bounds.max_depth:
+        if max_depth is not None and depth >= max_depth:
             bound_hit = bound_hit or "depth"
             continue
         for action in actions_of(state):
-            successor = canonicalize(next_state(state, action))
+            successor = next_state(state, action)
+            if symmetric:
+                successor = canonicalize(successor)
             explored += 1
             # a stutter (the action returned the very same state) satisfies every step property
             # of this engine's contract: they constrain changes, never forbid standing still
             if check_steps and successor is not state:
-                failed = _first_failed_step(model, state, action, successor)
-                if failed is not None:
-                    prop, detail = failed
-                    initial, path = path_to(fp)
-                    trace = _trace_from(model, initial, [*path, action])
-                    return finish(
-                        "violation", Violation("step", prop.name, prop.description, detail, trace)
-                    )
+                for holds, prop in step_checks:
+                    if not holds(state, action, successor):
+                        detail = prop.explain(state, action, successor) if prop.explain else ""
+                        initial, path = path_to(fp)
+                        trace = _trace_from(model, initial, [*path, action])
+                        return finish(
+                            "violation",
+                            Violation("step", prop.name, prop.description, detail, trace),
+                        )
             succ_fp = hash(successor)
             if succ_fp in parents:
                 continue
             parents[succ_fp] = (fp, action)
-            if depth + 1 > deepest:
+            if depth >= deepest:
                 deepest = depth + 1
-            broken = _first_failed_invariant(model, successor)
-            if broken is not None:
-                initial, path = path_to(succ_fp)
-                trace = _trace_from(model, initial, path)
-                return finish(
-                    "violation",
-                    Violation("invariant", broken.name, broken.description, "", trace),
-                )
+            for holds, invariant in state_checks:
+                if not holds(successor):
+                    initial, path = path_to(succ_fp)
+                    trace = _trace_from(model, initial, path)
+                    return finish(
+                        "violation",
+                        Violation("invariant", invariant.name, invariant.description, "", trace),
+                    )
             if pending:
                 mark_reached(successor)
             queue.append((successor, succ_fp, depth + 1))
-        if bounds.max_states is not None and len(parents) >= bounds.max_states:
+        if max_states is not None and len(parents) >= max_states:
             bound_hit = "states"
             break
         now = time.monotonic()
-        if bounds.max_seconds is not None and now - started >= bounds.max_seconds:
+        if max_seconds is not None and now - started >= max_seconds:
             bound_hit = "time"
             break
         ticker.poll(now, distinct=len(parents), explored=explored, depth=depth, queue=len(queue))
