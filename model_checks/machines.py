@@ -38,12 +38,22 @@ def crdt_machine(
     updates: int = 6,
     sends: int = 8,
     mutant: Mutant | None = None,
+    base: Config | None = None,
 ) -> type[RuleBasedStateMachine]:
-    """A RuleBasedStateMachine class for one CRDT, e.g. ``crdt_machine(SETUP).TestCase``."""
+    """A RuleBasedStateMachine class for one CRDT, e.g. ``crdt_machine(SETUP).TestCase``.
+
+    ``base`` supplies the protocol's other parameters (e.g. the OR-Set's element alphabet);
+    the sizes given here override its own.
+    """
     config = Config(
         "hypothesis",
         f"{replicas} replicas, up to {updates} updates and {sends} snapshots each",
-        {"replicas": replicas, "updates": updates, "sends": sends},
+        {
+            **(base.params if base else {}),
+            "replicas": replicas,
+            "updates": updates,
+            "sends": sends,
+        },
     )
     model: Model[Any, Any] = build_model(setup, config, mutant)
     forged = setup.forged(config)

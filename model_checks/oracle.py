@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import gcounter, orset
+from . import gcounter, lww_register, orset, pncounter
 from .registry_types import ProtocolEntry
 from .vectors import OracleBinding
 
@@ -10,6 +10,8 @@ ORACLES: dict[str, tuple[ProtocolEntry, OracleBinding]] = {
     entry.name: (entry, binding)
     for entry, binding in (
         (gcounter.PROTOCOL, gcounter.ORACLE),
+        (pncounter.PROTOCOL, pncounter.ORACLE),
+        (lww_register.PROTOCOL, lww_register.ORACLE),
         (orset.PROTOCOL, orset.ORACLE),
     )
 }

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from . import gcounter, orset
+from . import gcounter, lww_register, orset, pncounter, vector_clock
 from .registry_types import ProtocolEntry
 
 PROTOCOLS: dict[str, ProtocolEntry] = {
     entry.name: entry
     for entry in (
         gcounter.PROTOCOL,
+        pncounter.PROTOCOL,
+        lww_register.PROTOCOL,
         orset.PROTOCOL,
+        vector_clock.PROTOCOL,
     )
 }
 
