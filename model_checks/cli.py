@@ -318,9 +318,34 @@ def cmd_vectors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _looks_like_itf(first_line: bytes) -> bool:
+    """JSON lines start with a one-line header object; anything else is read as one document."""
+    import orjson
+
+    try:
+        header = orjson.loads(first_line)
+    except orjson.JSONDecodeError:
+        return True
+    return not (isinstance(header, dict) and "format" in header)
+
+
+def _load_whole(trace: Any) -> Any:
+    import orjson
+
+    from .validate import TraceFormatError, is_itf
+
+    try:
+        document = orjson.loads(trace.read())
+    except orjson.JSONDecodeError as error:
+        raise TraceFormatError(1, f"neither JSON lines nor an ITF document ({error.msg})") from None
+    if not is_itf(document):
+        raise TraceFormatError(1, "neither JSON lines (header first) nor an ITF document")
+    return document
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .oracle import oracle
-    from .validate import TraceFormatError, validate_lines
+    from .validate import TraceFormatError, validate_itf, validate_lines
 
     try:
         _, binding = oracle(args.protocol)
@@ -328,7 +353,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise UsageError(error.args[0]) from None
     try:
         with open(args.trace, "rb") as trace:
-            result = validate_lines(args.protocol, trace, binding.step_checker)
+            first = trace.readline()
+            trace.seek(0)
+            if _looks_like_itf(first):
+                document = _load_whole(trace)
+                result = validate_itf(args.protocol, document, binding)
+            else:
+                result = validate_lines(args.protocol, trace, binding.step_checker)
     except OSError as error:
         raise UsageError(f"cannot read {args.trace}: {error.strerror or error}") from None
     except TraceFormatError as error:
@@ -343,7 +374,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"{args.trace}: OK -- {result.steps} steps follow the {args.protocol} spec")
     else:
         print(
-            f"{args.trace}: line {failure.line}: node {failure.node} broke {failure.property_name}"
+            f"{args.trace}: {failure.unit} {failure.line}: "
+            f"node {failure.node} broke {failure.property_name}"
         )
         print(f"  event:    {json.dumps(failure.event, sort_keys=True)}")
         print(f"  required: {failure.expected}")

@@ -457,3 +457,53 @@ def step_checker(setup: CrdtSetup, codec: Any) -> Any:
         initial_node=lambda i, n: impl.new_replica(rtype, i, n),
         check=check,
     )
+
+
+def itf_step_checker(setup: CrdtSetup) -> Any:
+    """Validation of an ITF trace of a CRDT deployment (what ``check --itf`` writes).
+
+    Variable mapping: ``payload`` (required) maps each node index to its payload in this
+    implementation's representation; ``updates`` (optional) is the sequence of
+    ``(uid, replica, op)`` issued so far; ``network`` (optional) the ``(sender, payload)``
+    messages sent so far. From one state to the next at most one node's payload may change, and
+    its new payload must be the spec's ``update`` of an operation newly recorded in ``updates``
+    for that node, or the spec's ``join`` with a payload in the earlier state's ``network``
+    (without that variable: with any payload some node held earlier). A payload never shrinks.
+    """
+    crdt = setup.crdt
+
+    def check(
+        n: int, before: Mapping[str, Any], after: Mapping[str, Any], history: set[Any]
+    ) -> tuple[str, str, str] | None:
+        old, new = before["payload"], after["payload"]
+        changed = [i for i in range(n) if old[i] != new[i]]
+        if len(changed) > 1:
+            return ("interleaving", "one node steps at a time", f"nodes {changed} changed")
+        if not changed:
+            return None
+        i = changed[0]
+        a, b = setup.to_spec(old[i], n), setup.to_spec(new[i], n)
+        if not crdt.leq(a, b):
+            return ("updates_inflate", f"node {i}: a payload above {a!r}", repr(b))
+        recorded = after.get("updates", ())[len(before.get("updates", ())) :]
+        for entry in recorded:
+            if len(entry) == 3 and entry[1] == i:
+                op = entry[2]
+                if crdt.update_enabled(a, i, op) and crdt.update(a, i, op) == b:
+                    return None
+        if "network" in before:
+            sources = [payload for _, payload in before["network"]]
+        else:
+            sources = list(history)
+        for payload in sources:
+            if setup.replica_type.validate_payload(payload, n) is None:
+                if crdt.join(a, setup.to_spec(payload, n)) == b:
+                    return None
+        return (
+            "refinement",
+            f"node {i}: the spec's update by a newly recorded operation, or a join with a sent "
+            f"state, from {a!r}",
+            repr(b),
+        )
+
+    return check

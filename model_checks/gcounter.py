@@ -8,7 +8,7 @@ from ..impl import gcounter as impl
 from ..impl.state_based import StateMessage, new_replica
 from ..spec import gcounter as spec
 from .codec import CrdtCodec, OpCodec
-from .crdt import CrdtSetup, build_model, node_event, step_checker, view
+from .crdt import CrdtSetup, build_model, itf_step_checker, node_event, step_checker, view
 from .engine import Bounds, Model
 from .registry_types import Config, Mutant, ProtocolEntry
 from .vectors import OracleBinding
@@ -192,4 +192,5 @@ ORACLE = OracleBinding(
     nodes=lambda state: state.nodes,
     initial_node=lambda i, n: new_replica(impl.GCOUNTER_REPLICA, i, n),
     step_checker=step_checker(SETUP, CODEC),
+    itf_checker=itf_step_checker(SETUP),
 )

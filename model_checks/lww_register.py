@@ -20,7 +20,7 @@ from ..spec import lww_register as spec
 from ..spec.properties import Reachable
 from ..spec.state_based import SystemState
 from .codec import CrdtCodec, OpCodec
-from .crdt import CrdtSetup, build_model, node_event, step_checker, view
+from .crdt import CrdtSetup, build_model, itf_step_checker, node_event, step_checker, view
 from .engine import Model
 from .registry_types import Config, Mutant, ProtocolEntry
 from .vectors import OracleBinding
@@ -214,4 +214,5 @@ ORACLE = OracleBinding(
     nodes=lambda state: state.nodes,
     initial_node=lambda i, n: new_replica(impl.LWW_REGISTER_REPLICA, i, n),
     step_checker=step_checker(SETUP, CODEC),
+    itf_checker=itf_step_checker(SETUP),
 )

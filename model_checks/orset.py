@@ -18,7 +18,7 @@ from ..impl.state_based import Rejection, Replica, StateMessage, new_replica
 from ..spec import orset as spec
 from ..spec.properties import Reachable
 from .codec import CrdtCodec, OpCodec
-from .crdt import CrdtSetup, build_model, node_event, step_checker, view
+from .crdt import CrdtSetup, build_model, itf_step_checker, node_event, step_checker, view
 from .engine import Model
 from .registry_types import Config, Mutant, ProtocolEntry
 from .vectors import OracleBinding
@@ -258,4 +258,5 @@ ORACLE = OracleBinding(
     nodes=lambda state: state.nodes,
     initial_node=lambda i, n: new_replica(impl.ORSET_REPLICA, i, n),
     step_checker=step_checker(SETUP, CODEC),
+    itf_checker=itf_step_checker(SETUP),
 )

@@ -202,3 +202,51 @@ def result_to_json(
             ],
         }
     return document
+
+
+def from_itf(value: Any, variants: Mapping[str, Any] | None = None) -> Any:
+    """The inverse of :func:`to_itf` on the values our traces hold.
+
+    ``#bigint`` and plain numbers become ints, ``#tup`` tuples, ``#set`` frozensets, ``#map``
+    dicts, the ``None`` variant ``None``, and a variant whose tag names a class in ``variants``
+    an instance of it built from the record's fields. Raises ``ValueError`` on anything else.
+    """
+    variants = variants or {}
+    if isinstance(value, bool | str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, list):
+        return tuple(from_itf(v, variants) for v in value)
+    if not isinstance(value, dict):
+        raise ValueError(f"not an ITF value: {value!r}")
+    if "#bigint" in value:
+        text = value["#bigint"]
+        if not isinstance(text, str):
+            raise ValueError("#bigint must hold a string")
+        return int(text)
+    if "#tup" in value:
+        return tuple(from_itf(v, variants) for v in _items(value["#tup"]))
+    if "#set" in value:
+        return frozenset(from_itf(v, variants) for v in _items(value["#set"]))
+    if "#map" in value:
+        pairs = _items(value["#map"])
+        if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise ValueError("#map must hold [key, value] pairs")
+        return {from_itf(k, variants): from_itf(v, variants) for k, v in pairs}
+    if set(value) == {"tag", "value"}:
+        tag = value["tag"]
+        if tag == "None":
+            return None
+        cls = variants.get(tag)
+        if cls is None:
+            raise ValueError(f"unknown variant {tag!r}")
+        fields = value["value"]
+        if not isinstance(fields, dict):
+            raise ValueError(f"variant {tag!r} must hold a record")
+        return cls(**{k: from_itf(v, variants) for k, v in fields.items()})
+    return {k: from_itf(v, variants) for k, v in value.items()}
+
+
+def _items(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected an array, got {type(value).__name__}")
+    return value

@@ -47,12 +47,13 @@ class TraceFormatError(Exception):
 class StepFailure:
     """A step the spec does not allow, or an invariant the observed states break (exit 1)."""
 
-    line: int
+    line: int  # the line of a JSON-lines trace, or the state index of an ITF trace
     node: int
     event: Any
     property_name: str
     expected: str
     observed: str
+    unit: str = "line"
 
 
 @attrs.frozen
@@ -180,3 +181,77 @@ def validate_lines(protocol: str, lines: Iterable[str], checker: StepChecker) ->
             )
         nodes = (*nodes[:index], post, *nodes[index + 1 :])
     return ValidationResult(steps, None)
+
+
+# -- ITF traces ------------------------------------------------------------------------------------
+
+
+def is_itf(document: Any) -> bool:
+    return type(document) is dict and "states" in document and "format" not in document
+
+
+def validate_itf(protocol: str, document: Any, binding: Any) -> ValidationResult:
+    """Validates an ITF trace (Apalache ADR-015) of a whole deployment against the spec.
+
+    The protocol's ``itf_checker`` says which variables it reads (see its docstring); errors in
+    the document raise :class:`TraceFormatError` naming the state index (reported as its line).
+    """
+    from .render import from_itf
+
+    checker = getattr(binding, "itf_checker", None)
+    if checker is None:
+        raise TraceFormatError(1, f"ITF traces are not supported for {protocol}")
+    states = document.get("states")
+    if not isinstance(states, list) or not states:
+        raise TraceFormatError(1, "ITF: 'states' must be a non-empty array")
+    variants = {cls.__name__: cls for cls in binding.codec.ops.classes}
+    validate_payload = binding.codec.replica_type.validate_payload
+    decoded: list[dict[str, Any]] = []
+    n = None
+    for index, raw in enumerate(states):
+        if type(raw) is not dict:
+            raise TraceFormatError(index, "ITF: a state must be an object")
+        try:
+            named = {k: from_itf(v, variants) for k, v in raw.items() if k != "#meta"}
+        except (ValueError, TypeError, RecursionError) as error:
+            raise TraceFormatError(index, f"ITF state {index}: {error}") from None
+        payloads = named.get("payload")
+        if not isinstance(payloads, dict) or sorted(payloads) != list(range(len(payloads))):
+            raise TraceFormatError(
+                index, f"ITF state {index}: 'payload' must map nodes 0..n-1 to payloads"
+            )
+        if n is None:
+            n = len(payloads)
+        elif len(payloads) != n or n == 0:
+            raise TraceFormatError(index, f"ITF state {index}: the number of nodes changed")
+        for node, payload in payloads.items():
+            problem = validate_payload(payload, n)
+            if problem is not None:
+                raise TraceFormatError(
+                    index, f"ITF state {index}: payload of node {node}: {problem}"
+                )
+        for optional in ("updates", "network"):
+            if optional in named and not isinstance(named[optional], tuple | frozenset):
+                raise TraceFormatError(index, f"ITF state {index}: {optional!r} must be a sequence")
+        decoded.append(named)
+    assert n is not None
+    history: set[Any] = set(decoded[0]["payload"].values())
+    for index in range(1, len(decoded)):
+        before, after = decoded[index - 1], decoded[index]
+        try:
+            problem = checker(n, before, after, history)
+        except (TypeError, ValueError, IndexError) as error:
+            raise TraceFormatError(index, f"ITF state {index}: malformed ({error})") from None
+        if problem is not None:
+            name, expected, observed = problem
+            meta = states[index].get("#meta")
+            action = meta.get("action") if isinstance(meta, dict) else None
+            changed = [i for i in range(n) if before["payload"][i] != after["payload"][i]]
+            return ValidationResult(
+                index,
+                StepFailure(
+                    index, changed[0] if changed else -1, action, name, expected, observed, "state"
+                ),
+            )
+        history.update(after["payload"].values())
+    return ValidationResult(len(decoded) - 1, None)

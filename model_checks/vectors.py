@@ -47,6 +47,8 @@ class OracleBinding:
     initial_node: Callable[[int, int], Any]
     # validates one node's step of a recorded trace against the spec (validate.StepChecker)
     step_checker: Any = None
+    # validates a step of an ITF trace of a whole deployment (None: ITF not supported)
+    itf_checker: Any = None
     positives_per_handler: int = 24
     negatives_per_reason: int = 4
 

@@ -289,3 +289,93 @@ def test_ten_thousand_malformed_traces_never_crash(data):
         assert error.line >= 1
     else:
         assert result.steps >= 0
+
+
+# -- ITF traces --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("protocol", "config", "mutant", "invariant"),
+    [
+        ("gcounter", "small", "sum-merge", "convergence"),
+        ("orset", "small", "remove-unobserved", "correct_value"),
+    ],
+)
+def test_itf_counterexample_of_a_mutant_fails_validation_at_the_bad_step(
+    tmp_path, capsys, protocol, config, mutant, invariant
+):
+    itf = tmp_path / "trace.itf.json"
+    argv = ["check", protocol, "--config", config, "--mutant", mutant, "--invariant", invariant]
+    assert main([*argv, "--itf", str(itf), "--quiet"]) == 1
+    capsys.readouterr()
+    assert main(["validate", protocol, str(itf)]) == 1
+    out = capsys.readouterr().out
+    assert "state " in out and "refinement" in out
+
+
+def test_itf_trace_of_a_correct_run_validates():
+    import attrs
+
+    from mnemosyne_consensus.model_checks.engine import explore
+    from mnemosyne_consensus.model_checks.registry import PROTOCOLS
+    from mnemosyne_consensus.model_checks.render import itf_trace
+    from mnemosyne_consensus.model_checks.validate import validate_itf
+    from mnemosyne_consensus.spec.properties import Invariant
+
+    entry = PROTOCOLS["gcounter"]
+    model = entry.build(entry.config("two-increments"), None)
+    # the shortest run that brings every update everywhere, found as the "violation" of its
+    # negation: a correct run, whose ITF export must validate
+    (everywhere,) = [r for r in model.reachables if r.name == "all_updates_everywhere"]
+    stop = Invariant("not_yet", "not every update everywhere", lambda s: not everywhere.holds(s))
+    result = explore(attrs.evolve(model, invariants=(stop,), step_properties=(), reachables=()))
+    document = itf_trace(result.violation, entry.view, source="test")
+    outcome = validate_itf("gcounter", json.loads(json.dumps(document)), ORACLES["gcounter"][1])
+    assert outcome.failure is None
+    assert outcome.steps == len(result.violation.trace) - 1 >= 3
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"states": []},
+        {"states": [1]},
+        {"states": [{"payload": {"#map": [[{"#bigint": "0"}, {"#tup": [{"#tup": []}]}]]}}]},
+        {"states": [{"payload": {"#map": "x"}}]},
+        {"states": [{"payload": {"tag": "Nope", "value": {}}}]},
+        {"states": [{"nothing": 1}]},
+    ],
+)
+def test_malformed_itf_is_a_format_error(document):
+    from mnemosyne_consensus.model_checks.validate import validate_itf
+
+    with pytest.raises(TraceFormatError):
+        validate_itf("gcounter", document, ORACLES["gcounter"][1])
+
+
+itf_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=4)
+    | st.builds(lambda n: {"#bigint": str(n)}, st.integers()),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.builds(lambda xs: {"#tup": xs}, st.lists(inner, max_size=3))
+        | st.builds(lambda xs: {"#set": xs}, st.lists(inner, max_size=3))
+        | st.builds(lambda xs: {"#map": xs}, st.lists(st.lists(inner, min_size=2, max_size=2)))
+        | st.dictionaries(st.sampled_from(["payload", "updates", "network", "tag", "value"]), inner)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=2_000)
+@given(states=st.lists(itf_values, max_size=4))
+def test_random_itf_documents_never_crash(states):
+    from mnemosyne_consensus.model_checks.validate import validate_itf
+
+    try:
+        validate_itf("gcounter", {"states": states}, ORACLES["gcounter"][1])
+    except TraceFormatError as error:
+        assert error.line >= 0
