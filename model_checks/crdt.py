@@ -58,7 +58,7 @@ class Deployment:
 # -- Actions of the model (impl events delivered to a replica) -----------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class LocalUpdate:
     replica: int
     op: Any
@@ -67,7 +67,7 @@ class LocalUpdate:
         return f"replica {self.replica}: client update {self.op!r}"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Gossip:
     replica: int
 
@@ -75,7 +75,7 @@ class Gossip:
         return f"replica {self.replica}: gossip timer fires, broadcast state"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Deliver:
     replica: int
     packet: InFlight
@@ -85,7 +85,7 @@ class Deliver:
         return f"replica {self.replica}: receive state of replica {m.sender}: {m.payload!r}"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class DeliverForged:
     replica: int
     message: impl.StateMessage
@@ -130,8 +130,9 @@ def build_model(setup: CrdtSetup, config: Config, mutant: Mutant | None) -> Mode
     op_table = {(i, k): setup.ops(config, i, k) for i in range(n) for k in range(max_updates)}
 
     def initial_states() -> Iterator[Deployment]:
+        nodes = tuple(impl.new_replica(rtype, i, n) for i in range(n))
         yield Deployment(
-            nodes=tuple(impl.new_replica(rtype, i, n) for i in range(n)),
+            nodes=tuple(interned.setdefault(node, node) for node in nodes),
             network=(),
             updates=(),
             seen=tuple(frozenset() for _ in range(n)),
@@ -171,13 +172,18 @@ def build_model(setup: CrdtSetup, config: Config, mutant: Mutant | None) -> Mode
     # The replicas' step function is pure, and a replica passes through only a handful of states
     # while the deployment passes through thousands: memoizing its result on (replica, action)
     # -- the action determines the event -- gives the same results and saves most of the work.
+    # Replica states are interned (one object per value), so that these lookups compare
+    # replicas by identity instead of field by field.
     step_results: dict[tuple[impl.Replica[Any], ModelAction], tuple[Any, impl.Effects]] = {}
+    interned: dict[impl.Replica[Any], impl.Replica[Any]] = {}
 
     def step(node: impl.Replica[Any], action: ModelAction) -> tuple[Any, impl.Effects]:
         key = (node, action)
         result = step_results.get(key)
         if result is None:
-            result = step_results[key] = impl.step(rtype, node, node_event(action)[1])
+            new_node, effects = impl.step(rtype, node, node_event(action)[1])
+            new_node = interned.setdefault(new_node, new_node)
+            result = step_results[key] = (new_node, effects)
         return result
 
     def next_state(state: Deployment, action: ModelAction) -> Deployment:
