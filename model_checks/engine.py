@@ -152,6 +152,12 @@ class _Progress:
             self.report(figures)
 
 
+def _broken(invariant: Invariant[S], trace: tuple[TraceStep[S, A], ...]) -> Violation[S, A]:
+    """The violation of a state invariant, explained on the trace's last state if it can be."""
+    detail = invariant.explain(trace[-1].state) if invariant.explain else ""
+    return Violation("invariant", invariant.name, invariant.description, detail, trace)
+
+
 def _first_failed_invariant(model: Model[S, A], state: S) -> Invariant[S] | None:
     for invariant in model.invariants:
         if not invariant.holds(state):
@@ -249,7 +255,7 @@ def explore(
             trace = _trace_from(model, state, ())
             return finish(
                 "violation",
-                Violation("invariant", broken.name, broken.description, "", trace),
+                _broken(broken, trace),
             )
         mark_reached(state)
         queue.append((state, fp, 0))
@@ -292,7 +298,7 @@ def explore(
                     trace = _trace_from(model, initial, path)
                     return finish(
                         "violation",
-                        Violation("invariant", invariant.name, invariant.description, "", trace),
+                        _broken(invariant, trace),
                     )
             if pending:
                 mark_reached(successor)
@@ -365,9 +371,7 @@ def simulate(
         broken = visit(state)
         if broken is not None:
             trace = _trace_from(model, state, ())
-            return result(
-                "violation", Violation("invariant", broken.name, broken.description, "", trace)
-            )
+            return result("violation", _broken(broken, trace))
         initial = state
         for _ in range(steps):
             enabled = list(model.actions(state))
@@ -390,7 +394,7 @@ def simulate(
                 trace = _trace_from(model, initial, walk)
                 return result(
                     "violation",
-                    Violation("invariant", broken.name, broken.description, "", trace),
+                    _broken(broken, trace),
                 )
             state = successor
         runs_done += 1

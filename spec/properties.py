@@ -20,11 +20,12 @@ A = TypeVar("A")
 
 @attrs.frozen
 class Invariant(Generic[S]):
-    """An "always" property of states."""
+    """An "always" property of states; ``explain`` may say what is wrong in a failing state."""
 
     name: str
     description: str
     holds: Callable[[S], bool]
+    explain: Callable[[S], str] | None = None
 
 
 @attrs.frozen

@@ -236,6 +236,56 @@ def correct_value(crdt: CvRDT[Any, Any, Any], state: SystemState) -> bool:
     )
 
 
+def witness(name: str, crdt: CvRDT[Any, Any, Any], state: SystemState) -> str:
+    """Names the replicas and values that break invariant ``name`` in ``state``."""
+    ps, j = state.payloads, crdt.join
+    n = len(ps)
+    pairs = [(i, k) for i in range(n) for k in range(n)]
+    if name == "join_idempotent":
+        for i, p in enumerate(ps):
+            if j(p, p) != p:
+                return f"replica {i}: p = {p!r} but join(p, p) = {j(p, p)!r}"
+    if name == "join_commutative":
+        for i, k in pairs:
+            if j(ps[i], ps[k]) != j(ps[k], ps[i]):
+                return (
+                    f"replicas {i}, {k}: join(a, b) = {j(ps[i], ps[k])!r} but "
+                    f"join(b, a) = {j(ps[k], ps[i])!r}"
+                )
+    if name == "join_associative":
+        for i, k in pairs:
+            for m in range(n):
+                a, b, c = ps[i], ps[k], ps[m]
+                if j(j(a, b), c) != j(a, j(b, c)):
+                    return (
+                        f"replicas {i}, {k}, {m}: join(join(a, b), c) = {j(j(a, b), c)!r} but "
+                        f"join(a, join(b, c)) = {j(a, j(b, c))!r}"
+                    )
+    if name == "join_upper_bound":
+        for i, k in pairs:
+            joined = j(ps[i], ps[k])
+            if not (crdt.leq(ps[i], joined) and crdt.leq(ps[k], joined)):
+                return f"replicas {i}, {k}: join = {joined!r} is not above both payloads"
+    if name == "convergence":
+        for i, k in pairs:
+            if i < k and state.seen[i] == state.seen[k]:
+                a, b = crdt.query(ps[i]), crdt.query(ps[k])
+                if a != b:
+                    return (
+                        f"replicas {i} and {k} have seen updates {sorted(state.seen[i])} "
+                        f"but read {a!r} and {b!r}"
+                    )
+    if name == "correct_value":
+        for i, (p, seen) in enumerate(zip(ps, state.seen, strict=True)):
+            want = crdt.intended([state.updates[u] for u in sorted(seen)])
+            if crdt.query(p) != want:
+                return (
+                    f"replica {i} has seen updates {sorted(seen)} and reads {crdt.query(p)!r}; "
+                    f"the sequential specification gives {want!r}"
+                )
+    return ""
+
+
 def updates_inflate(crdt: CvRDT[Any, Any, Any], pre: SystemState, post: SystemState) -> bool:
     """Every payload only moves up the order: updates and merges inflate (Definition 2.4)."""
     return all(a is b or crdt.leq(a, b) for a, b in zip(pre.payloads, post.payloads, strict=True))
@@ -283,7 +333,10 @@ def invariants(
                 verdict = verdicts[k] = predicate(crdt, abstract)
             return verdict
 
-        return Invariant(name, description, holds)
+        def explain(s: Any) -> str:
+            return witness(name, crdt, project(s))
+
+        return Invariant(name, description, holds, explain)
 
     def lift_law(name: str, description: str, law: Callable[..., bool]) -> Invariant[Any]:
         return memoized(name, description, law, lambda a: a.payloads)
