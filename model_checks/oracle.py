@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import gcounter, lww_register, orset, pncounter
+from . import gcounter, lww_register, orset, pncounter, vector_clock
 from .registry_types import ProtocolEntry
 from .vectors import OracleBinding
 
@@ -13,6 +13,7 @@ ORACLES: dict[str, tuple[ProtocolEntry, OracleBinding]] = {
         (pncounter.PROTOCOL, pncounter.ORACLE),
         (lww_register.PROTOCOL, lww_register.ORACLE),
         (orset.PROTOCOL, orset.ORACLE),
+        (vector_clock.PROTOCOL, vector_clock.ORACLE),
     )
 }
 

@@ -1,4 +1,4 @@
-"""Vector clocks: bounded model, mutants and a Hypothesis state machine.
+"""Vector clocks: bounded model, mutants, a Hypothesis state machine and the oracle binding.
 
 Sources: Fidge 1988; Mattern 1989, §5; Lamport 1978 (see
 :mod:`mnemosyne_consensus.spec.vector_clock`).
@@ -45,8 +45,20 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 from ..impl import vector_clock as impl
 from ..spec import vector_clock as spec
 from ..spec.properties import StepProperty
+from .codec import (
+    JSON,
+    DecodeError,
+    dumps_line,
+    enum_values,
+    expect_array,
+    expect_int,
+    expect_object,
+    plain_from_json,
+    plain_to_json,
+)
 from .engine import Bounds, Model
 from .registry_types import Config, Mutant, ProtocolEntry
+from .vectors import OracleBinding
 
 # -- State ---------------------------------------------------------------------------------------
 
@@ -683,3 +695,395 @@ class VectorClockMachine(RuleBasedStateMachine):
     @invariant()
     def concurrency_symmetric(self) -> None:
         self._check("concurrency_symmetric", spec.concurrency_symmetric)
+
+
+# -- The oracle: canonical encoding, vectors and trace validation --------------------------------
+#
+# Documents (canonical JSON, see :mod:`.codec`; the schemas are generated from
+# :meth:`VectorClockCodec.schemas`)::
+#
+#     state    {"process": 1, "processes": 3, "clock": [0, 2, 1]}
+#     event    {"type": "local"}
+#              {"type": "send", "to": null}            (null: to every other process)
+#              {"type": "send", "to": 2}
+#              {"type": "receive", "message": {"sender": 0, "message_id": 1, "clock": [1, 0, 0]}}
+#     effects  {"timestamp": [0, 3, 1],                (null when the event was refused)
+#               "sends": [{"to": 0, "message": {"sender": 1, "message_id": 3,
+#                                               "clock": [0, 3, 1]}}, ...],   (sorted by "to")
+#               "faults": [{"sender": 7, "kind": "unknown_sender"}]}
+#
+# Handlers: ``local``, ``send``, ``receive``. A received message's fields are decoded leniently
+# (any JSON value; arrays become tuples): a malformed message is the process's to refuse, with a
+# typed :class:`impl.FaultKind`, not the decoder's.
+
+
+def _loose_to_json(value: Any) -> JSON:
+    """A value of a (possibly malformed) received message as JSON: tuples as arrays."""
+    kind = type(value)
+    if kind is int or kind is str or value is None:
+        return value
+    if kind is tuple and all(type(v) is int for v in value):
+        return list(value)  # a clock: the common case, by far
+    if isinstance(value, tuple | list):
+        return [_loose_to_json(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return plain_to_json(value)
+
+
+def _message_to_json(message: impl.ClockMessage) -> JSON:
+    return {
+        "sender": _loose_to_json(message.sender),
+        "message_id": _loose_to_json(message.message_id),
+        "clock": _loose_to_json(message.clock),
+    }
+
+
+_NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
+_CLOCK: dict[str, Any] = {"type": "array", "items": _NAT}
+
+
+def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": sorted(properties),
+        "additionalProperties": False,
+    }
+
+
+@attrs.frozen
+class VectorClockCodec:
+    """Encoding of a vector-clock process, its events and its effects (the oracle's interface).
+
+    ``ops`` are the process's clock operations (:data:`impl.STANDARD_OPS`); an adapter that
+    wants a deliberately broken process swaps them with ``attrs.evolve``.
+    """
+
+    protocol: str = "vector-clock"
+    ops: impl.ClockOps = impl.STANDARD_OPS
+
+    def schemas(self) -> dict[str, Any]:
+        """The state, event and effects schemas (see :mod:`.schemas`)."""
+        state = _object_schema(
+            {"process": _NAT, "processes": {"type": "integer", "minimum": 1}, "clock": _CLOCK}
+        )
+        event = {
+            "oneOf": [
+                _object_schema({"type": {"const": "local"}}),
+                _object_schema(
+                    {
+                        "type": {"const": "send"},
+                        "to": {"anyOf": [{"type": "null"}, _NAT]},
+                    }
+                ),
+                _object_schema(
+                    {
+                        "type": {"const": "receive"},
+                        # any values: a malformed message is the process's to refuse
+                        "message": _object_schema({"sender": {}, "message_id": {}, "clock": {}}),
+                    }
+                ),
+            ]
+        }
+        sent = _object_schema(
+            {
+                "sender": _NAT,
+                "message_id": {"type": "integer", "minimum": 1},
+                "clock": _CLOCK,
+            }
+        )
+        effects = _object_schema(
+            {
+                "timestamp": {"anyOf": [{"type": "null"}, _CLOCK]},
+                "sends": {"type": "array", "items": _object_schema({"to": _NAT, "message": sent})},
+                "faults": {
+                    "type": "array",
+                    "items": _object_schema(
+                        {"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
+                    ),
+                },
+            }
+        )
+        return {"state": state, "event": event, "effects": effects}
+
+    # states
+    def encode_state(self, node: impl.ProcessState) -> JSON:
+        return {"process": node.process, "processes": node.n, "clock": list(node.clock)}
+
+    def decode_state(self, doc: JSON, path: str = "$") -> impl.ProcessState:
+        expect_object(doc, path, ["process", "processes", "clock"])
+        n = expect_int(doc["processes"], f"{path}.processes", minimum=1)
+        process = expect_int(doc["process"], f"{path}.process", minimum=0)
+        if process >= n:
+            raise DecodeError(f"{path}.process", f"process {process} out of range for {n}")
+        entries = expect_array(doc["clock"], f"{path}.clock")
+        if len(entries) != n:
+            raise DecodeError(
+                f"{path}.clock", f"expected {n} entries (one per process), got {len(entries)}"
+            )
+        # exact type tests first: this runs for nearly every line of a validated trace
+        if not all(type(c) is int and c >= 0 for c in entries):
+            for k, c in enumerate(entries):
+                expect_int(c, f"{path}.clock[{k}]", minimum=0)
+        return impl.ProcessState(process, n, tuple(entries))
+
+    # events
+    def encode_event(self, event: impl.Event) -> JSON:
+        if isinstance(event, impl.LocalEvent):
+            return {"type": "local"}
+        if isinstance(event, impl.SendRequest):
+            return {"type": "send", "to": _loose_to_json(event.to)}
+        return {"type": "receive", "message": _message_to_json(event.message)}
+
+    def decode_event(self, doc: JSON, path: str = "$") -> impl.Event:
+        if not isinstance(doc, dict):
+            raise DecodeError(path, "expected an object with a field 'type'")
+        kind = doc.get("type")
+        if kind == "local":
+            expect_object(doc, path, ["type"])
+            return impl.LocalEvent()
+        if kind == "send":
+            expect_object(doc, path, ["type", "to"])
+            to = doc["to"]
+            if to is not None:
+                expect_int(to, f"{path}.to", minimum=0)
+            return impl.SendRequest(to)
+        if kind == "receive":
+            expect_object(doc, path, ["type", "message"])
+            fields = ["sender", "message_id", "clock"]
+            message = expect_object(doc["message"], f"{path}.message", fields)
+            # lenient on purpose: the process, not the decoder, refuses a malformed message
+            return impl.Receive(impl.ClockMessage(*(plain_from_json(message[f]) for f in fields)))
+        raise DecodeError(
+            f"{path}.type", f"unknown event type {kind!r} (known: local, receive, send)"
+        )
+
+    # effects
+    def encode_effects(self, effects: impl.Effects) -> JSON:
+        stamp = effects.timestamp
+        return {
+            "timestamp": None if stamp is None else list(stamp),
+            "sends": [
+                {"to": to, "message": _message_to_json(message)}
+                for to, message in sorted(effects.sends, key=lambda sent: sent[0])
+            ],
+            "faults": [
+                {"sender": _loose_to_json(f.sender), "kind": f.kind.value} for f in effects.faults
+            ],
+        }
+
+    def handler(self, event: impl.Event) -> str:
+        return {impl.LocalEvent: "local", impl.SendRequest: "send", impl.Receive: "receive"}[
+            type(event)
+        ]
+
+    def step(
+        self, node: impl.ProcessState, event: impl.Event
+    ) -> tuple[impl.ProcessState, impl.Effects]:
+        return impl.step(node, event, self.ops)
+
+
+CODEC = VectorClockCodec()
+
+
+def node_event(action: ModelAction) -> tuple[int, impl.Event]:
+    """The process a model action steps and the impl event it hands it (for the oracle)."""
+    if isinstance(action, Local):
+        return action.process, impl.LocalEvent()
+    if isinstance(action, SendTo):
+        return action.process, impl.SendRequest(action.to)
+    if isinstance(action, Deliver):
+        return action.process, impl.Receive(action.packet.message)
+    return action.process, impl.Receive(action.message)
+
+
+def _is_nat(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def refusal(state: impl.ProcessState, message: impl.ClockMessage) -> impl.FaultKind | None:
+    """Why ``state``'s process must refuse ``message``, or None if it must receive it.
+
+    Every message in the spec's network was sent by a process of the configuration and carries
+    the vector of its send event: ``n`` naturals, the sender's own entry ticked to at least 1 (and
+    numbered by it, the impl's wire convention), and no more events of the receiver than the
+    receiver has had (those precede the send causally, so they happened). A message that fails
+    one of these can be no spec ``Receive``; the checks run in the order the impl documents, and
+    the first that fails names the fault. (Written here apart from the impl's ``validate``, so
+    that the trace checker does not take the implementation's word for it.)
+    """
+    me, n = state.process, state.n
+    sender, clock = message.sender, message.clock
+    if not (_is_nat(sender) and sender < n and sender != me):
+        return impl.FaultKind.UNKNOWN_SENDER
+    if not (isinstance(clock, tuple) and len(clock) == n):
+        return impl.FaultKind.WRONG_LENGTH
+    if not all(_is_nat(c) for c in clock):
+        return impl.FaultKind.MALFORMED_ENTRY
+    if clock[sender] == 0:
+        return impl.FaultKind.SEND_NOT_COUNTED
+    if not (_is_nat(message.message_id) and message.message_id == clock[sender]):
+        return impl.FaultKind.MISMATCHED_ID
+    if clock[me] > state.clock[me]:
+        return impl.FaultKind.FUTURE_OWN_ENTRY
+    return None
+
+
+def _strictly_equal(a: JSON, b: JSON) -> bool:
+    """JSON equality that tells ``1`` from ``true`` and from ``1.0`` (unlike Python's ``==``)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is list:
+        return len(a) == len(b) and all(_strictly_equal(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_strictly_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def _show(clock: tuple[Any, ...] | list[Any]) -> str:
+    return "[" + ", ".join(str(c) for c in clock) + "]"
+
+
+def _brief(value: JSON, limit: int = 240) -> str:
+    """A reported value on one line, cut to ``limit`` characters (it may be anything)."""
+    try:
+        text = dumps_line(value)
+    except (RecursionError, TypeError, ValueError):
+        return "(a value too deeply nested to print)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _effects_problem(
+    effects: dict[str, Any], expected: dict[str, Any], action: str | None
+) -> tuple[str, str, str] | None:
+    """Compares reported effects with the spec's, field by field; the first difference wins."""
+    extra = sorted(set(effects) - set(expected))
+    if extra:
+        return (
+            "refinement",
+            "effects with exactly the fields faults, sends, timestamp",
+            f"unexpected field {_brief(extra[0])}",
+        )
+    for field in ("faults", "timestamp", "sends"):
+        want, got = expected[field], effects.get(field)
+        if _strictly_equal(want, got):
+            continue
+        observed = f"{field}: {_brief(got)}" if field in effects else f"no field {field!r}"
+        if action is None:  # a refused message
+            fault = expected["faults"][0]
+            return (
+                "typed_fault",
+                f"the message refused: one fault {fault['kind']} from sender "
+                f"{_brief(fault['sender'])}, timestamp null, no sends",
+                observed,
+            )
+        if field == "faults":
+            return ("typed_fault", "no fault: the event is one the spec allows", observed)
+        return ("refinement", f"{action}: {field}: {dumps_line(want)}", observed)
+    return None
+
+
+def step_checker(codec: VectorClockCodec = CODEC) -> Any:
+    """Trace validation of one process step against the spec (see :mod:`.validate`).
+
+    Checked for each step, against :mod:`spec.vector_clock`'s rules: the process's identity
+    (``process``, ``processes``) never changes and matches its place in the trace; a local event
+    and a send tick the own entry (``tick``); a receive of a well-formed message merges
+    pointwise, then ticks (``receive``); a message that cannot be in the spec's network (see
+    :func:`refusal`) leaves the state unchanged (``faults_change_nothing``) and is reported as
+    one fault of the right kind (``typed_fault``); when the step's effects are recorded, the
+    timestamp is the new clock and a send's messages carry it, with the sender's new entry as
+    id, to exactly the requested destinations (``refinement``).
+
+    Streaming: the check reads the process's state before the step and nothing else, so memory
+    does not grow with the trace. What a single step cannot show is left to the model checker:
+    that a received message was really sent (the checker keeps no network), and the
+    happens-before invariants (they need the whole history).
+    """
+    from .validate import StepChecker
+
+    def check(
+        nodes: tuple[impl.ProcessState, ...],
+        i: int,
+        event: impl.Event,
+        post: impl.ProcessState,
+        effects: Any,
+    ) -> tuple[str, str, str] | None:
+        pre, n = nodes[i], len(nodes)
+        if (pre.process, pre.n) != (i, n):
+            return (
+                "identity",
+                f"process {i} of {n} (node {i} of the trace)",
+                f"the state before the step is process {pre.process} of {pre.n}",
+            )
+        if (post.process, post.n) != (i, n):
+            return ("identity", f"process {i} of {n}", f"process {post.process} of {post.n}")
+        sends: list[dict[str, Any]] = []
+        if isinstance(event, impl.Receive):
+            message = event.message
+            kind = refusal(pre, message)
+            if kind is not None:
+                if post.clock != pre.clock:
+                    return (
+                        "faults_change_nothing",
+                        f"clock stays {_show(pre.clock)}: the message is refused ({kind.value})",
+                        f"clock {_show(post.clock)}",
+                    )
+                if effects is None:
+                    return None
+                fault = {"sender": _loose_to_json(message.sender), "kind": kind.value}
+                refused = {"timestamp": None, "sends": [], "faults": [fault]}
+                return _effects_problem(effects, refused, None)
+            clock = spec.receive(pre.clock, message.clock, i)
+            action = "spec Receive"
+            rule = (
+                f"spec Receive at {_show(pre.clock)} of a message stamped {_show(message.clock)}: "
+                f"pointwise max, then tick entry {i}"
+            )
+        elif isinstance(event, impl.LocalEvent):
+            clock = spec.tick(pre.clock, i)
+            action = "spec LocalEvent"
+            rule = f"spec LocalEvent at {_show(pre.clock)}: tick entry {i}"
+        else:
+            to = event.to
+            if to is None:
+                destinations: tuple[int, ...] = tuple(j for j in range(n) if j != i)
+            elif _is_nat(to) and to < n and to != i:
+                destinations = (to,)
+            else:
+                destinations = ()
+            if not destinations:
+                return (
+                    "refinement",
+                    f"spec Send enabled: destinations among the other processes of 0..{n - 1}",
+                    f"a send to {'everyone else' if to is None else to} by process {i}",
+                )
+            clock = spec.tick(pre.clock, i)
+            action = "spec Send (each copy carries the new clock, numbered by its own entry)"
+            rule = f"spec Send at {_show(pre.clock)}: tick entry {i}"
+            message_doc = {"sender": i, "message_id": clock[i], "clock": list(clock)}
+            sends = [{"to": j, "message": message_doc} for j in destinations]
+        if post.clock != clock:
+            return (
+                "refinement",
+                f"{rule} gives clock {_show(clock)}",
+                f"clock {_show(post.clock)}",
+            )
+        if effects is None:
+            return None
+        expected = {"timestamp": list(clock), "sends": sends, "faults": []}
+        return _effects_problem(effects, expected, action)
+
+    return StepChecker(codec=codec, initial_node=impl.new, check=check)
+
+
+ORACLE = OracleBinding(
+    codec=CODEC,
+    # traces come from "small": three processes, so broadcasts reach two and merges see a third
+    configs=("small", "tiny"),
+    node_event=node_event,
+    nodes=lambda state: state.nodes,
+    initial_node=impl.new,
+    step_checker=step_checker(CODEC),
+)

@@ -101,8 +101,12 @@ def _collect(
         if state not in visited:
             visited.add(state)
             queue.append(state)
-    while queue and len(visited) <= max_states:
+    # Stop once the walk has gone ``quiet_after`` states without finding a new case: the rest
+    # of the state space only repeats steps already collected (deterministic either way).
+    quiet_after, quiet = 2_000, 0
+    while queue and len(visited) <= max_states and quiet < quiet_after:
         state = queue.popleft()
+        before = len(cases)
         nodes = binding.nodes(state)
         for action in model.actions(state):
             index, event = binding.node_event(action)
@@ -150,6 +154,7 @@ def _collect(
             if successor not in visited:
                 visited.add(successor)
                 queue.append(successor)
+        quiet = 0 if len(cases) > before else quiet + 1
 
 
 def random_runs(
@@ -174,7 +179,10 @@ def random_runs(
             actions = list(model.actions(state))
             if not actions:
                 break
-            action = rng.choice(actions)
+            # Mostly take actions that change the deployment, so that a trace is not a long run
+            # of refused forged messages; one step in ten is any action, refusals included.
+            moving = [a for a in actions if model.next_state(state, a) != state]
+            action = rng.choice(moving if moving and rng.random() < 0.9 else actions)
             index, event = binding.node_event(action)
             post, effects = codec.step(binding.nodes(state)[index], event)
             lines.append(
