@@ -442,7 +442,13 @@ def step_checker(setup: CrdtSetup, codec: Any) -> Any:
                 if not crdt.update_enabled(before, i, event.op):
                     return ("refinement", f"{event.op!r} is not enabled at {before!r}", repr(after))
                 expected = crdt.update(before, i, event.op)
-                what = f"spec Update {event.op!r}"
+                if expected != after:
+                    return (
+                        "refinement",
+                        f"spec Update {event.op!r} gives {expected!r}",
+                        repr(after),
+                    )
+                return None
             else:
                 message = event.message
                 sender_ok = impl.is_nat(message.sender) and message.sender < n
@@ -453,9 +459,9 @@ def step_checker(setup: CrdtSetup, codec: Any) -> Any:
                         repr(after),
                     )
                 expected = crdt.join(before, abstract(message.payload, n))
-                what = "spec Deliver: join with the message"
-            if expected != after:
-                return ("refinement", f"{what} gives {expected!r}", repr(after))
+                if expected != after:
+                    what = "spec Deliver: join with the message"
+                    return ("refinement", f"{what} gives {expected!r}", repr(after))
         return None
 
     return StepChecker(
