@@ -471,7 +471,7 @@ def step_checker(setup: CrdtSetup, codec: Any) -> Any:
     )
 
 
-def itf_step_checker(setup: CrdtSetup) -> Any:
+def itf_step_checker(setup: CrdtSetup, codec: Any) -> Any:
     """Validation of an ITF trace of a CRDT deployment (what ``check --itf`` writes).
 
     Variable mapping: ``payload`` (required) maps each node index to its payload in this
@@ -482,12 +482,31 @@ def itf_step_checker(setup: CrdtSetup) -> Any:
     for that node, or the spec's ``join`` with a payload in the earlier state's ``network``
     (without that variable: with any payload some node held earlier). A payload never shrinks.
     """
+    from .validate import ItfChecker
+
     crdt = setup.crdt
 
+    def prepare(named: dict[str, Any]) -> dict[str, Any]:
+        payloads = named.get("payload")
+        if not isinstance(payloads, dict) or sorted(payloads) != list(range(len(payloads))):
+            raise ValueError("'payload' must map nodes 0..n-1 to payloads")
+        n = len(payloads)
+        if n == 0:
+            raise ValueError("'payload' names no node")
+        for node, payload in payloads.items():
+            problem = setup.replica_type.validate_payload(payload, n)
+            if problem is not None:
+                raise ValueError(f"payload of node {node}: {problem}")
+        for optional in ("updates", "network"):
+            if optional in named and not isinstance(named[optional], tuple | frozenset):
+                raise ValueError(f"{optional!r} must be a sequence")
+        return {**named, "nodes": tuple(payloads[i] for i in range(n))}
+
     def check(
-        n: int, before: Mapping[str, Any], after: Mapping[str, Any], history: set[Any]
+        before: dict[str, Any], after: dict[str, Any], earlier: list[dict[str, Any]]
     ) -> tuple[str, str, str] | None:
-        old, new = before["payload"], after["payload"]
+        old, new = before["nodes"], after["nodes"]
+        n = len(old)
         changed = [i for i in range(n) if old[i] != new[i]]
         if len(changed) > 1:
             return ("interleaving", "one node steps at a time", f"nodes {changed} changed")
@@ -506,7 +525,7 @@ def itf_step_checker(setup: CrdtSetup) -> Any:
         if "network" in before:
             sources = [payload for _, payload in before["network"]]
         else:
-            sources = list(history)
+            sources = [p for state in earlier for p in state["nodes"]]
         for payload in sources:
             if setup.replica_type.validate_payload(payload, n) is None:
                 if crdt.join(a, setup.to_spec(payload, n)) == b:
@@ -518,4 +537,5 @@ def itf_step_checker(setup: CrdtSetup) -> Any:
             repr(b),
         )
 
-    return check
+    variants = {cls.__name__: cls for cls in codec.ops.classes}
+    return ItfChecker(variants=variants, prepare=prepare, check=check)

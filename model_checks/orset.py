@@ -258,5 +258,5 @@ ORACLE = OracleBinding(
     nodes=lambda state: state.nodes,
     initial_node=lambda i, n: new_replica(impl.ORSET_REPLICA, i, n),
     step_checker=step_checker(SETUP, CODEC),
-    itf_checker=itf_step_checker(SETUP),
+    itf_checker=itf_step_checker(SETUP, CODEC),
 )

@@ -25,7 +25,7 @@ allowed or required, and the property broken).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -190,6 +190,24 @@ def is_itf(document: Any) -> bool:
     return type(document) is dict and "states" in document and "format" not in document
 
 
+@attrs.frozen
+class ItfChecker:
+    """What a protocol supplies to validate an ITF trace of a whole deployment.
+
+    ``prepare`` turns one state's decoded variables into the form ``check`` reads -- it must
+    hold ``"nodes"``, one observable value per node -- and raises ``ValueError`` with a
+    one-line reason when the state is malformed. ``check(before, after, earlier)`` returns
+    ``None`` when the step from ``before`` to ``after`` is one the spec allows, else
+    ``(property, expected, observed)``; ``earlier`` holds every prepared state before ``after``.
+    """
+
+    variants: Mapping[str, Any]
+    prepare: Callable[[dict[str, Any]], dict[str, Any]]
+    check: Callable[
+        [dict[str, Any], dict[str, Any], list[dict[str, Any]]], tuple[str, str, str] | None
+    ]
+
+
 def validate_itf(protocol: str, document: Any, binding: Any) -> ValidationResult:
     """Validates an ITF trace (Apalache ADR-015) of a whole deployment against the spec.
 
@@ -198,60 +216,38 @@ def validate_itf(protocol: str, document: Any, binding: Any) -> ValidationResult
     """
     from .render import from_itf
 
-    checker = getattr(binding, "itf_checker", None)
+    checker: ItfChecker | None = getattr(binding, "itf_checker", None)
     if checker is None:
         raise TraceFormatError(1, f"ITF traces are not supported for {protocol}")
     states = document.get("states")
     if not isinstance(states, list) or not states:
         raise TraceFormatError(1, "ITF: 'states' must be a non-empty array")
-    variants = {cls.__name__: cls for cls in binding.codec.ops.classes}
-    validate_payload = binding.codec.replica_type.validate_payload
-    decoded: list[dict[str, Any]] = []
-    n = None
+    prepared: list[dict[str, Any]] = []
     for index, raw in enumerate(states):
         if type(raw) is not dict:
             raise TraceFormatError(index, "ITF: a state must be an object")
         try:
-            named = {k: from_itf(v, variants) for k, v in raw.items() if k != "#meta"}
+            named = {k: from_itf(v, checker.variants) for k, v in raw.items() if k != "#meta"}
+            state = checker.prepare(named)
         except (ValueError, TypeError, RecursionError) as error:
             raise TraceFormatError(index, f"ITF state {index}: {error}") from None
-        payloads = named.get("payload")
-        if not isinstance(payloads, dict) or sorted(payloads) != list(range(len(payloads))):
-            raise TraceFormatError(
-                index, f"ITF state {index}: 'payload' must map nodes 0..n-1 to payloads"
-            )
-        if n is None:
-            n = len(payloads)
-        elif len(payloads) != n or n == 0:
+        if prepared and len(state["nodes"]) != len(prepared[0]["nodes"]):
             raise TraceFormatError(index, f"ITF state {index}: the number of nodes changed")
-        for node, payload in payloads.items():
-            problem = validate_payload(payload, n)
-            if problem is not None:
-                raise TraceFormatError(
-                    index, f"ITF state {index}: payload of node {node}: {problem}"
-                )
-        for optional in ("updates", "network"):
-            if optional in named and not isinstance(named[optional], tuple | frozenset):
-                raise TraceFormatError(index, f"ITF state {index}: {optional!r} must be a sequence")
-        decoded.append(named)
-    assert n is not None
-    history: set[Any] = set(decoded[0]["payload"].values())
-    for index in range(1, len(decoded)):
-        before, after = decoded[index - 1], decoded[index]
+        prepared.append(state)
+    for index in range(1, len(prepared)):
+        before, after = prepared[index - 1], prepared[index]
         try:
-            problem = checker(n, before, after, history)
-        except (TypeError, ValueError, IndexError) as error:
+            problem = checker.check(before, after, prepared[:index])
+        except (TypeError, ValueError, IndexError, KeyError) as error:
             raise TraceFormatError(index, f"ITF state {index}: malformed ({error})") from None
         if problem is not None:
             name, expected, observed = problem
             meta = states[index].get("#meta")
             action = meta.get("action") if isinstance(meta, dict) else None
-            changed = [i for i in range(n) if before["payload"][i] != after["payload"][i]]
+            pairs = zip(before["nodes"], after["nodes"], strict=True)
+            changed = [i for i, (x, y) in enumerate(pairs) if x != y]
+            node = changed[0] if changed else -1
             return ValidationResult(
-                index,
-                StepFailure(
-                    index, changed[0] if changed else -1, action, name, expected, observed, "state"
-                ),
+                index, StepFailure(index, node, action, name, expected, observed, "state")
             )
-        history.update(after["payload"].values())
-    return ValidationResult(len(decoded) - 1, None)
+    return ValidationResult(len(prepared) - 1, None)

@@ -58,6 +58,7 @@ from .codec import (
 )
 from .engine import Bounds, Model
 from .registry_types import Config, Mutant, ProtocolEntry
+from .validate import ItfChecker
 from .vectors import OracleBinding
 
 # -- State ---------------------------------------------------------------------------------------
@@ -1078,6 +1079,103 @@ def step_checker(codec: VectorClockCodec = CODEC) -> Any:
     return StepChecker(codec=codec, initial_node=impl.new, check=check)
 
 
+def itf_checker() -> ItfChecker:
+    """Validation of an ITF trace of vector-clock processes (what ``check --itf`` writes).
+
+    Variable mapping: ``clock`` (required) maps each process index to its vector; ``network``
+    (optional) is the sequence of sent messages, records with ``sender``, ``clock`` and
+    optionally ``to`` (the destinations). From one state to the next at most one process's
+    clock may change, and its new clock must be the spec's ``tick`` (a local event or a send;
+    a message it sends in that step must carry the new clock) or the spec's ``receive`` of a
+    message in the earlier state's ``network`` addressed to it (without that variable: of any
+    clock some process held earlier).
+    """
+
+    def prepare(named: dict[str, Any]) -> dict[str, Any]:
+        clocks = named.get("clock")
+        if not isinstance(clocks, dict) or sorted(clocks) != list(range(len(clocks))):
+            raise ValueError("'clock' must map processes 0..n-1 to vectors")
+        n = len(clocks)
+        for process, clock in clocks.items():
+            if not (
+                isinstance(clock, tuple) and len(clock) == n and all(impl.is_nat(c) for c in clock)
+            ):
+                raise ValueError(f"clock of process {process} is not {n} natural numbers")
+        network = named.get("network", ())
+        if not isinstance(network, tuple) or not all(
+            isinstance(m, dict) and isinstance(m.get("clock"), tuple) for m in network
+        ):
+            raise ValueError("'network' must be a sequence of records with a 'clock'")
+        return {**named, "nodes": tuple(clocks[i] for i in range(n))}
+
+    def check(
+        before: dict[str, Any], after: dict[str, Any], earlier: list[dict[str, Any]]
+    ) -> tuple[str, str, str] | None:
+        old, new = before["nodes"], after["nodes"]
+        changed = [i for i in range(len(old)) if old[i] != new[i]]
+        if len(changed) > 1:
+            return ("interleaving", "one process steps at a time", f"processes {changed}")
+        if not changed:
+            return None
+        i = changed[0]
+        kind = _new_event_kind(before, after, i)
+        if kind == "receive":
+            return _check_itf_receive(before, after, i)
+        if new[i] == spec.tick(old[i], i):
+            sent = [m for m in after.get("network", ()) if m not in before.get("network", ())]
+            for message in sent:
+                if message.get("sender") == i and message["clock"] != new[i]:
+                    return ("refinement", f"a send carries the new clock {new[i]}", repr(message))
+            return None
+        if "network" in before:
+            candidates = [m["clock"] for m in before["network"] if i in m.get("to", (i,))]
+        else:
+            candidates = [clock for state in earlier for clock in state["nodes"]]
+        for clock in candidates:
+            if (
+                kind is None
+                and len(clock) == len(old[i])
+                and spec.receive(old[i], clock, i) == new[i]
+            ):
+                return None
+        return (
+            "refinement",
+            f"process {i}: tick {spec.tick(old[i], i)} or the receive of a sent clock",
+            repr(new[i]),
+        )
+
+    return ItfChecker(variants={}, prepare=prepare, check=check)
+
+
+def _new_event_kind(before: dict[str, Any], after: dict[str, Any], i: int) -> str | None:
+    """The kind of the event process i just recorded in ``history``, if the trace has one."""
+    old, new = before.get("history", {}).get(i, ()), after.get("history", {}).get(i, ())
+    if len(new) == len(old) + 1 and isinstance(new[-1], dict):
+        kind = new[-1].get("kind")
+        return kind if isinstance(kind, str) else None
+    return None
+
+
+def _check_itf_receive(
+    before: dict[str, Any], after: dict[str, Any], i: int
+) -> tuple[str, str, str] | None:
+    """A recorded receive: the new clock is the spec's receive of that very message."""
+    old, new = before["nodes"][i], after["nodes"][i]
+    event = after["history"][i][-1]
+    sender, message_id = event.get("message", (None, None))
+    for message in before.get("network", ()):
+        if (message.get("sender"), message.get("id")) == (sender, message_id):
+            expected = spec.receive(old, message["clock"], i)
+            if expected != new:
+                return (
+                    "refinement",
+                    f"process {i}: spec Receive of {message['clock']} at {old} gives {expected}",
+                    repr(new),
+                )
+            return None
+    return ("refinement", f"process {i} receives a message that was sent", repr(event))
+
+
 ORACLE = OracleBinding(
     codec=CODEC,
     # traces come from "small": three processes, so broadcasts reach two and merges see a third
@@ -1086,4 +1184,5 @@ ORACLE = OracleBinding(
     nodes=lambda state: state.nodes,
     initial_node=impl.new,
     step_checker=step_checker(CODEC),
+    itf_checker=itf_checker(),
 )

@@ -299,6 +299,7 @@ def test_ten_thousand_malformed_traces_never_crash(data):
     [
         ("gcounter", "small", "sum-merge", "convergence"),
         ("orset", "small", "remove-unobserved", "correct_value"),
+        ("vector-clock", "tiny", "receive-keeps-own", "vc_characterizes_happens_before"),
     ],
 )
 def test_itf_counterexample_of_a_mutant_fails_validation_at_the_bad_step(
@@ -379,3 +380,12 @@ def test_random_itf_documents_never_crash(states):
         validate_itf("gcounter", {"states": states}, ORACLES["gcounter"][1])
     except TraceFormatError as error:
         assert error.line >= 0
+
+
+def test_itf_counterexample_of_a_comparison_bug_has_correct_steps(tmp_path, capsys):
+    # non-strict-less breaks the clock *order*, not a transition: its steps follow the spec
+    itf = tmp_path / "trace.itf.json"
+    argv = ["check", "vector-clock", "--mutant", "non-strict-less", "--itf", str(itf), "--quiet"]
+    assert main(argv) == 1
+    capsys.readouterr()
+    assert main(["validate", "vector-clock", str(itf)]) == 0
