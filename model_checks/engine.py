@@ -275,8 +275,11 @@ def explore(
                 successor = canonicalize(successor)
             explored += 1
             # a stutter (the action returned the very same state) satisfies every step property
-            # of this engine's contract: they constrain changes, never forbid standing still
-            if check_steps and successor is not state:
+            # of this engine's contract -- they constrain changes, never forbid standing still --
+            # and leads to a state already visited
+            if successor is state:
+                continue
+            if check_steps:
                 for holds, prop in step_checks:
                     if not holds(state, action, successor):
                         detail = prop.explain(state, action, successor) if prop.explain else ""
