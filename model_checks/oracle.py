@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import gcounter, lww_register, orset, pncounter, vector_clock
+from . import bully, gcounter, lww_register, orset, pncounter, raft_election, vector_clock
 from .registry_types import ProtocolEntry
 from .vectors import OracleBinding
 
@@ -14,6 +14,8 @@ ORACLES: dict[str, tuple[ProtocolEntry, OracleBinding]] = {
         (lww_register.PROTOCOL, lww_register.ORACLE),
         (orset.PROTOCOL, orset.ORACLE),
         (vector_clock.PROTOCOL, vector_clock.ORACLE),
+        (bully.PROTOCOL, bully.ORACLE),
+        (raft_election.PROTOCOL, raft_election.ORACLE),
     )
 }
 

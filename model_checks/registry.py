@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import gcounter, lww_register, orset, pncounter, vector_clock
+from . import bully, gcounter, lww_register, orset, pncounter, raft_election, vector_clock
 from .registry_types import ProtocolEntry
 
 PROTOCOLS: dict[str, ProtocolEntry] = {
@@ -13,6 +13,8 @@ PROTOCOLS: dict[str, ProtocolEntry] = {
         lww_register.PROTOCOL,
         orset.PROTOCOL,
         vector_clock.PROTOCOL,
+        bully.PROTOCOL,
+        raft_election.PROTOCOL,
     )
 }
 

@@ -18,10 +18,18 @@ exception.
 
 from __future__ import annotations
 
-from . import gcounter, lww_register, orset, pncounter, vector_clock
+from . import bully, gcounter, lww_register, orset, pncounter, raft_election, vector_clock
 from .core import DEFAULT_TIMEOUT_MS, Proof, ProofMutant, ProofResult, check_goal
 
-PROTOCOL_MODULES = (gcounter, pncounter, lww_register, orset, vector_clock)
+PROTOCOL_MODULES = (
+    gcounter,
+    pncounter,
+    lww_register,
+    orset,
+    vector_clock,
+    bully,
+    raft_election,
+)
 
 PROOFS: tuple[Proof, ...] = tuple(p for module in PROTOCOL_MODULES for p in module.PROOFS)
 MUTANTS: tuple[ProofMutant, ...] = tuple(m for module in PROTOCOL_MODULES for m in module.MUTANTS)
