@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from . import bully, gcounter, lww_register, orset, pncounter, raft_election, vector_clock
+from . import (
+    bully,
+    gcounter,
+    lamport_mutex,
+    lww_register,
+    orset,
+    pncounter,
+    raft_election,
+    vector_clock,
+)
 from .registry_types import ProtocolEntry
 from .vectors import OracleBinding
 
@@ -16,6 +25,7 @@ ORACLES: dict[str, tuple[ProtocolEntry, OracleBinding]] = {
         (vector_clock.PROTOCOL, vector_clock.ORACLE),
         (bully.PROTOCOL, bully.ORACLE),
         (raft_election.PROTOCOL, raft_election.ORACLE),
+        (lamport_mutex.PROTOCOL, lamport_mutex.ORACLE),
     )
 }
 

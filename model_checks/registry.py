@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from . import bully, gcounter, lww_register, orset, pncounter, raft_election, vector_clock
+from . import (
+    bully,
+    gcounter,
+    lamport_mutex,
+    lww_register,
+    orset,
+    pncounter,
+    raft_election,
+    vector_clock,
+)
 from .registry_types import ProtocolEntry
 
 PROTOCOLS: dict[str, ProtocolEntry] = {
@@ -15,6 +24,7 @@ PROTOCOLS: dict[str, ProtocolEntry] = {
         vector_clock.PROTOCOL,
         bully.PROTOCOL,
         raft_election.PROTOCOL,
+        lamport_mutex.PROTOCOL,
     )
 }
 

@@ -18,7 +18,16 @@ exception.
 
 from __future__ import annotations
 
-from . import bully, gcounter, lww_register, orset, pncounter, raft_election, vector_clock
+from . import (
+    bully,
+    gcounter,
+    lamport_mutex,
+    lww_register,
+    orset,
+    pncounter,
+    raft_election,
+    vector_clock,
+)
 from .core import DEFAULT_TIMEOUT_MS, Proof, ProofMutant, ProofResult, check_goal
 
 PROTOCOL_MODULES = (
@@ -29,6 +38,7 @@ PROTOCOL_MODULES = (
     vector_clock,
     bully,
     raft_election,
+    lamport_mutex,
 )
 
 PROOFS: tuple[Proof, ...] = tuple(p for module in PROTOCOL_MODULES for p in module.PROOFS)
