@@ -160,14 +160,27 @@ def build_model(setup: CrdtSetup, config: Config, mutant: Mutant | None) -> Mode
                 yield from update_actions[i, issued[i]]
             if in_flight[i] < max_sends:
                 yield gossip_actions[i]
+        # A delivery whose outcome for the receiver in its current state is already known to
+        # change nothing (the memoized step left the replica as it was, and the packet brings no
+        # update it has not seen) leads back to this very state: such a self-loop can break no
+        # property and reach no state, so it is not offered again.
+        nodes, seen = state.nodes, state.seen
         for packet in state.network:
             deliveries = deliver_actions.get(packet)
             if deliveries is None:
                 deliveries = deliver_actions[packet] = tuple(
                     Deliver(i, packet) for i in range(n) if i != packet.message.sender
                 )
-            yield from deliveries
-        yield from forged_actions
+            for action in deliveries:
+                node = nodes[action.replica]
+                known = step_results.get((node, action))
+                if known is None or known[0] is not node or not packet.seen <= seen[action.replica]:
+                    yield action
+        for action in forged_actions:
+            node = nodes[action.replica]
+            known = step_results.get((node, action))
+            if known is None or known[0] is not node:
+                yield action
 
     # The replicas' step function is pure, and a replica passes through only a handful of states
     # while the deployment passes through thousands: memoizing its result on (replica, action)
