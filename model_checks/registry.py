@@ -10,6 +10,7 @@ from . import (
     orset,
     pncounter,
     raft_election,
+    tendermint,
     vector_clock,
 )
 from .registry_types import ProtocolEntry
@@ -25,6 +26,7 @@ PROTOCOLS: dict[str, ProtocolEntry] = {
         bully.PROTOCOL,
         raft_election.PROTOCOL,
         lamport_mutex.PROTOCOL,
+        tendermint.PROTOCOL,
     )
 }
 

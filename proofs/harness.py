@@ -26,6 +26,7 @@ from . import (
     orset,
     pncounter,
     raft_election,
+    tendermint,
     vector_clock,
 )
 from .core import DEFAULT_TIMEOUT_MS, Proof, ProofMutant, ProofResult, check_goal
@@ -39,6 +40,7 @@ PROTOCOL_MODULES = (
     bully,
     raft_election,
     lamport_mutex,
+    tendermint,
 )
 
 PROOFS: tuple[Proof, ...] = tuple(p for module in PROTOCOL_MODULES for p in module.PROOFS)
