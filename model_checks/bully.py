@@ -67,6 +67,7 @@ from .codec import (
     plain_to_json,
 )
 from .engine import Bounds, Model
+from .machines import require
 from .registry_types import Config, Mutant, ProtocolEntry
 from .vectors import OracleBinding
 
@@ -658,12 +659,6 @@ PROTOCOL = ProtocolEntry(
 # -- Hypothesis: random schedules on a larger system ---------------------------------------------
 
 
-def _require(holds: bool, message: str) -> None:
-    # not a bare assert: the machine must also fail under ``python -O``
-    if not holds:
-        raise AssertionError(message)
-
-
 SETTLE_LIMIT = 500  # micro-steps of one ``settle``: far more than any election takes
 
 
@@ -695,7 +690,7 @@ class BullyMachine(RuleBasedStateMachine):
         before = self.state
         self.state = apply_step(self.ops, before, action)
         problem = refinement_problem(self.params, self.rules, before, action, self.state)
-        _require(problem is None, f"refinement violated by {action}: {problem}")
+        require(problem is None, f"refinement violated by {action}: {problem}")
         sent = sorted(set(self.state.network) - set(before.network), key=_message_order)
         return multiple(*sent)
 
@@ -754,14 +749,14 @@ class BullyMachine(RuleBasedStateMachine):
         node = self.state.nodes[process]
         after, effects = impl.step(node, impl.Receive(message), self.ops)
         if node.status is not impl.Status.DOWN:
-            _require(len(effects.faults) == 1, f"forged {message!r} was not a fault")
-        _require(after == node and not effects.sends, "faults_change_nothing violated")
+            require(len(effects.faults) == 1, f"forged {message!r} was not a fault")
+        require(after == node and not effects.sends, "faults_change_nothing violated")
 
     # -- invariants: the spec's registry, on the abstraction ------------------------------------
 
     def _check(self, name: str, predicate: spec.Predicate) -> None:
         abstract_state = abstract(self.state)
-        _require(
+        require(
             predicate(self.rules, abstract_state),
             f"{name} violated: {spec.explain(abstract_state)}",
         )

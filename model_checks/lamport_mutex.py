@@ -86,6 +86,7 @@ from .codec import (
     plain_to_json,
 )
 from .engine import Bounds, Model
+from .machines import require
 from .registry_types import Config, Mutant, ProtocolEntry
 from .vectors import OracleBinding
 
@@ -721,12 +722,6 @@ PROTOCOL = ProtocolEntry(
 # -- Hypothesis: random schedules on a larger system ---------------------------------------------
 
 
-def _require(holds: bool, message: str) -> None:
-    # not a bare assert: the machine must also fail under ``python -O``
-    if not holds:
-        raise AssertionError(message)
-
-
 class LamportMutexMachine(RuleBasedStateMachine):
     """Random schedules of 5 impl processes over FIFO channels; the spec's invariants after
     every step.
@@ -761,7 +756,7 @@ class LamportMutexMachine(RuleBasedStateMachine):
         before = self.state
         self.state = apply_step(self._impl_step, self.fifo, before, action)
         problem = refinement_problem(self.rules, self.fifo, before, action, self.state)
-        _require(problem is None, f"refinement violated by {action}: {problem}")
+        require(problem is None, f"refinement violated by {action}: {problem}")
 
     # -- rules: one per event an application or the network can hand a process ---------------
 
@@ -827,14 +822,14 @@ class LamportMutexMachine(RuleBasedStateMachine):
         alphabet = shape_forgeries(process, self.processes) + state_forgeries(node)
         message = alphabet[pick % len(alphabet)]
         after, effects = impl.step(node, impl.Receive(message), self.ops)
-        _require(len(effects.faults) == 1, f"forged {message!r} was not a fault")
-        _require(after == node, "faults_change_nothing violated: a forged message changed state")
+        require(len(effects.faults) == 1, f"forged {message!r} was not a fault")
+        require(after == node, "faults_change_nothing violated: a forged message changed state")
 
     # -- invariants: the spec's registry, on the abstraction ----------------------------------
 
     def _check(self, name: str, holds: Callable[[spec.SystemState], bool]) -> None:
         abstract_state = abstract(self.state)
-        _require(holds(abstract_state), f"{name} violated in {abstract_state!r}")
+        require(holds(abstract_state), f"{name} violated in {abstract_state!r}")
 
     @invariant()
     def mutual_exclusion(self) -> None:

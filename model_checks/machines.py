@@ -32,6 +32,12 @@ class PropertyViolation(AssertionError):
     """A spec property failed during a Hypothesis run."""
 
 
+def require(holds: bool, message: str) -> None:
+    """Fails a Hypothesis run; not a bare assert, so it also fails under ``python -O``."""
+    if not holds:
+        raise PropertyViolation(message)
+
+
 def crdt_machine(
     setup: CrdtSetup,
     replicas: int = 5,

@@ -69,6 +69,7 @@ from .codec import (
     plain_to_json,
 )
 from .engine import Bounds, Model
+from .machines import require
 from .registry_types import Config, Mutant, ProtocolEntry
 from .vectors import OracleBinding
 
@@ -697,12 +698,6 @@ PROTOCOL = ProtocolEntry(
 # -- Hypothesis: random schedules on a larger system ---------------------------------------------
 
 
-def _require(holds: bool, message: str) -> None:
-    # not a bare assert: the machine must also fail under ``python -O``
-    if not holds:
-        raise AssertionError(message)
-
-
 class RaftElectionMachine(RuleBasedStateMachine):
     """Random schedules of 5 impl servers, unbounded terms; every spec invariant after every step.
 
@@ -731,7 +726,7 @@ class RaftElectionMachine(RuleBasedStateMachine):
         before = self.state
         self.state = apply_step(self.ops, before, action)
         problem = refinement_problem(self.rules, before, action, self.state)
-        _require(problem is None, f"refinement violated by {action}: {problem}")
+        require(problem is None, f"refinement violated by {action}: {problem}")
         sent = sorted(set(self.state.network) - set(before.network), key=message_key)
         return multiple(*sent)
 
@@ -772,14 +767,14 @@ class RaftElectionMachine(RuleBasedStateMachine):
         node = self.state.nodes[server]
         message = self.forged[server][which]
         after, effects = impl.step(node, impl.Receive(message), self.ops)
-        _require(len(effects.faults) == 1, f"forged {message!r} was not a fault")
-        _require(after == node, "faults_change_nothing violated: a forged message changed state")
+        require(len(effects.faults) == 1, f"forged {message!r} was not a fault")
+        require(after == node, "faults_change_nothing violated: a forged message changed state")
 
     # -- invariants: the spec's registry, on the abstraction ----------------------------------
 
     def _check(self, predicate: spec.Predicate, explain: spec.Explainer, name: str) -> None:
         projected = abstract(self.state)
-        _require(predicate(projected), f"{name} violated: {explain(projected)}")
+        require(predicate(projected), f"{name} violated: {explain(projected)}")
 
     @invariant()
     def election_safety(self) -> None:

@@ -57,6 +57,7 @@ from .codec import (
     plain_to_json,
 )
 from .engine import Bounds, Model
+from .machines import require
 from .registry_types import Config, Mutant, ProtocolEntry
 from .validate import ItfChecker
 from .vectors import OracleBinding
@@ -596,12 +597,6 @@ PROTOCOL = ProtocolEntry(
 # -- Hypothesis: random schedules on a larger system ---------------------------------------------
 
 
-def _require(holds: bool, message: str) -> None:
-    # not a bare assert: the machine must also fail under ``python -O``
-    if not holds:
-        raise AssertionError(message)
-
-
 class VectorClockMachine(RuleBasedStateMachine):
     """Random schedules of 5 impl processes; every spec invariant after every step.
 
@@ -629,7 +624,7 @@ class VectorClockMachine(RuleBasedStateMachine):
         before = self.state
         self.state = apply_step(self.ops, before, action)
         problem = refinement_problem(self.rules, before, action, self.state)
-        _require(problem is None, f"refinement violated by {action}: {problem}")
+        require(problem is None, f"refinement violated by {action}: {problem}")
         return before
 
     # -- rules: one per event an application or the network can hand a process ---------------
@@ -666,8 +661,8 @@ class VectorClockMachine(RuleBasedStateMachine):
     def receive_forged(self, process: int, which: int) -> None:
         node = self.state.nodes[process]
         after, effects = impl.step(node, impl.Receive(self.forged[which]), self.ops)
-        _require(len(effects.faults) == 1, f"forged {self.forged[which]!r} was not a fault")
-        _require(after == node, "faults_change_nothing violated: a forged message changed state")
+        require(len(effects.faults) == 1, f"forged {self.forged[which]!r} was not a fault")
+        require(after == node, "faults_change_nothing violated: a forged message changed state")
 
     # -- invariants: the spec's registry, on the abstraction ----------------------------------
 
@@ -675,7 +670,7 @@ class VectorClockMachine(RuleBasedStateMachine):
         log = self.state.log
         if self._relations is None or self._relations[0] is not log:
             self._relations = (log, spec.relations(self.order, log))
-        _require(predicate(self._relations[1]), f"{name} violated; history {log!r}")
+        require(predicate(self._relations[1]), f"{name} violated; history {log!r}")
 
     @invariant()
     def vc_characterizes_happens_before(self) -> None:
