@@ -270,17 +270,24 @@ class LocalMisuseError(Exception):
 # -- Validation ----------------------------------------------------------------------------------
 
 
+def _is_int(value: object) -> bool:
+    """An integer, and not a bool (which Python counts as one)."""
+    return type(value) is int
+
+
 def _message_fault(node: Node, m: Signed) -> FaultKind | None:
     vs = node.config.validators
     # Verify that the sender is a validator
-    if not isinstance(m.sender, int) or not 0 <= m.sender < len(vs.powers):
+    if not _is_int(m.sender) or not 0 <= m.sender < len(vs.powers):
         return FaultKind.UNKNOWN_VALIDATOR
     # Verify the fields' shapes
-    if m.kind not in KINDS or not isinstance(m.round, int) or m.round < 0:
+    if m.kind not in KINDS or not _is_int(m.round) or m.round < 0:
         return FaultKind.MALFORMED
-    if not isinstance(m.height, int) or not isinstance(m.signature, bytes):
+    if not _is_int(m.height) or not isinstance(m.signature, bytes):
         return FaultKind.MALFORMED
     if m.value is not None and not isinstance(m.value, str):
+        return FaultKind.MALFORMED
+    if not _is_int(m.valid_round):
         return FaultKind.MALFORMED
     if m.kind == PROPOSAL and (m.value is None or not -1 <= m.valid_round < m.round):
         return FaultKind.MALFORMED
@@ -313,7 +320,7 @@ def _validate(
             return Fault(None, FaultKind.MALFORMED), ()
         fault = _message_fault(node, m)
         if fault is not None:
-            return Fault(m.sender if isinstance(m.sender, int) else None, fault), ()
+            return Fault(m.sender if _is_int(m.sender) else None, fault), ()
         key = (m.sender, m.kind, m.round)
         first = seen.setdefault(key, m)
         if first != m:

@@ -10,6 +10,7 @@ from . import (
     orset,
     pncounter,
     raft_election,
+    tendermint,
     vector_clock,
 )
 from .registry_types import ProtocolEntry
@@ -26,6 +27,7 @@ ORACLES: dict[str, tuple[ProtocolEntry, OracleBinding]] = {
         (bully.PROTOCOL, bully.ORACLE),
         (raft_election.PROTOCOL, raft_election.ORACLE),
         (lamport_mutex.PROTOCOL, lamport_mutex.ORACLE),
+        (tendermint.PROTOCOL, tendermint.ORACLE),
     )
 }
 

@@ -21,7 +21,13 @@ step
 The abstraction is one-to-one, so the impl model has exactly the spec model's distinct states
 (a test compares them). A *rule* mutant (a bug of Algorithm 1 itself) explores the mutated spec
 directly (:func:`build_spec`), since the impl implements the paper; the two impl mutants run a
-buggy impl against the paper's spec. No oracle binding (CODEC, ORACLE) yet.
+buggy impl against the paper's spec.
+
+Bounded liveness (:func:`build_liveness`, config ``liveness``): from a stage after GST with one
+correct process a round behind, every fair run decides within a bound
+(``eventually_decides``); the ``no-round-skip`` mutant (lines 55-56 dropped) gets stuck. The
+oracle (end of the module): :class:`TendermintCodec`, :func:`node_event`, :func:`step_checker`
+and :data:`ORACLE`, with vectors and traces from the ``oracle`` config.
 
 Network and adversary (DESIGN.md; TendermintAcc's shape): one global pool of the messages correct
 processes broadcast, read by every rule at any time (delivery in any order, any number of times,
@@ -45,8 +51,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from ..impl import tendermint as impl
 from ..spec import tendermint as spec
-from ..spec.properties import StepProperty
+from ..spec.properties import Invariant, Reachable, StepProperty
 from .engine import Bounds, Model
+from .machines import require
 from .registry_types import Config, Mutant, ProtocolEntry
 
 # -- Mutants -------------------------------------------------------------------------------------
@@ -125,7 +132,17 @@ MUTANTS = (
         "lines 22-27 set validValue/validRound from the proposal, without a polka",
         "valid_set_on_polka",
     ),
+    Mutant(
+        "no-round-skip",
+        "lines 55-56 dropped: no round skip on f+1 higher-round messages; a process that lags "
+        "a round behind never catches up, and the others wait for its vote forever",
+        "eventually_decides",
+        config="liveness",
+    ),
 )
+
+# mutants that remove a rule of Algorithm 1 (filtered out of the enabled actions)
+DROPPED_RULES: dict[str, type] = {"no-round-skip": spec.RoundSkip}
 
 # mutant name -> the Rules fields it flips
 MUTATIONS: dict[str, dict[str, Any]] = {
@@ -145,7 +162,7 @@ MUTATIONS: dict[str, dict[str, Any]] = {
 
 def rules_for(mutant: Mutant | None) -> spec.Rules:
     """The rules of Algorithm 1 with ``mutant``'s bug in them."""
-    if mutant is None:
+    if mutant is None or mutant.name in DROPPED_RULES:
         return spec.SPEC_RULES
     return attrs.evolve(spec.SPEC_RULES, **MUTATIONS[mutant.name])
 
@@ -177,14 +194,19 @@ def build_spec(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
     to compare distinct-state counts with the impl model, which must be equal: the impl state
     abstracts one-to-one onto the spec's.
     """
+    if config.params.get("liveness"):
+        return build_liveness(config, mutant)
     ctx = spec.Context(params_of(config), rules_for(mutant))
     invariants, steps, reachables = spec.properties(ctx)
+    dropped = DROPPED_RULES.get(mutant.name) if mutant is not None else None
 
     def initial_states() -> Iterator[spec.SystemState]:
         yield spec.initial_state(ctx.params)
 
     def actions(state: spec.SystemState) -> Iterator[spec.Action]:
-        return spec.enabled_actions(ctx, state)
+        for action in spec.enabled_actions(ctx, state):
+            if dropped is None or not isinstance(action, dropped):
+                yield action
 
     def next_state(state: spec.SystemState, action: spec.Action) -> spec.SystemState:
         return spec.apply(ctx, state, action)
@@ -194,7 +216,7 @@ def build_spec(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
         initial_states=initial_states,
         actions=actions,
         next_state=next_state,
-        invariants=invariants,
+        invariants=(*invariants, _LIVENESS_ELSEWHERE),
         step_properties=(*steps, *_IMPL_ONLY_STEPS),
         reachables=reachables,
         describe_action=describe,
@@ -388,6 +410,21 @@ def forged_events(params: spec.Params) -> tuple[tuple[impl.Event, impl.FaultKind
     )
 
 
+def equivocation_events(params: spec.Params) -> tuple[tuple[impl.Event, impl.FaultKind], ...]:
+    """Equivocation as a forged event: the Byzantine validator signs two different prevotes of
+    one round and offers them as the f+1 of a round skip (lines 55-56). Counted once, as the
+    impl must, its power falls short (``INSUFFICIENT_POWER``); counted per message it would
+    reach f+1 in configs where the faulty power is more than half of f+1 (the weighted ones).
+    Only in configs with ``equivocation_probe`` (the oracle's), so the other configs' alphabets
+    are unchanged."""
+    b = params.byzantine[0]
+    seed = impl.derive_seed(b)
+    top = params.max_round
+    first = impl.sign(seed, impl.PREVOTE, 0, top, b, params.values[0])
+    second = impl.sign(seed, impl.PREVOTE, 0, top, b, params.values[1])
+    return ((impl.RoundSkipReceived((first, second)), impl.FaultKind.INSUFFICIENT_POWER),)
+
+
 # mutants of the implementation (injected at the step boundary; spec and rules are the paper's)
 IMPL_MUTANTS = ("impl-forgets-valid-round", "impl-steps-on-rejected-input")
 
@@ -410,7 +447,7 @@ def build(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
     A rule mutant (a bug in Algorithm 1 itself) explores the mutated spec directly
     (:func:`build_spec`); an impl mutant runs the buggy impl against the paper's spec.
     """
-    if mutant is not None and mutant.name not in IMPL_MUTANTS:
+    if config.params.get("liveness") or (mutant is not None and mutant.name not in IMPL_MUTANTS):
         return build_spec(config, mutant)
     params = params_of(config)
     ctx = spec.Context(params)
@@ -418,6 +455,8 @@ def build(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
     configs = node_configs(params)
     stepper = _mutated_step(mutant.name if mutant else None)
     forged = forged_events(params)
+    if config.params.get("equivocation_probe"):
+        forged += equivocation_events(params)
     heights = params.heights
 
     process_cache: dict[impl.Node, spec.Process] = {}
@@ -512,7 +551,7 @@ def build(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
         initial_states=initial_states,
         actions=actions,
         next_state=next_state,
-        invariants=invariants,
+        invariants=(*invariants, _LIVENESS_ELSEWHERE),
         step_properties=(
             *steps,
             StepProperty(
@@ -556,12 +595,135 @@ _IMPL_ONLY_STEPS = (
 )
 
 
+# -- Bounded liveness ----------------------------------------------------------------------------
+
+
+def _always_true_state(state: Any) -> bool:
+    return True
+
+
+# the safety models carry the liveness property's name too (vacuous there): it is checked only in
+# the configs with ``liveness`` (:func:`build_liveness`), as the impl-only steps are in the spec
+_LIVENESS_ELSEWHERE = Invariant(
+    "eventually_decides",
+    "bounded liveness: checked only in the 'liveness' config (vacuous here)",
+    _always_true_state,
+)
+
+_TIMEOUTS = (spec.TimeoutPropose, spec.TimeoutPrevote, spec.TimeoutPrecommit)
+
+
+@attrs.frozen(cache_hash=True)
+class LiveState:
+    """A state of a fair run after GST, with the number of steps taken since (the stage)."""
+
+    # the spec's processes and pool
+    system: spec.SystemState
+    # steps since the stage (bounded by the config's ``within``)
+    steps: int
+
+
+def lagging_stage(params: spec.Params) -> spec.SystemState:
+    """The liveness stage: at GST every correct process but the last is in round 1 (whose
+    proposer is correct), the last one is still in round 0, and nothing sent before GST is
+    left in the pool (messages before GST may be lost, Dwork-Lynch-Stockmeyer)."""
+    last = params.correct[-1]
+    processes = tuple(
+        spec.start_round(spec.Context(params), spec.new_process(params, p), 0 if p == last else 1)
+        for p in params.correct
+    )
+    return spec.SystemState(processes, ())
+
+
+def fair_actions(
+    ctx: spec.Context, state: spec.SystemState, dropped: type | None = None
+) -> list[spec.Action]:
+    """The actions of a fair run after GST: every enabled rule, but a timeout only when no
+    message-driven rule of any correct process is enabled (after GST the timeouts are long
+    enough that every message in transit is delivered and handled first)."""
+    enabled = [
+        a for a in spec.enabled_actions(ctx, state) if dropped is None or not isinstance(a, dropped)
+    ]
+    driven = [a for a in enabled if not isinstance(a, _TIMEOUTS)]
+    return driven or enabled
+
+
+def _all_decided(state: spec.SystemState) -> bool:
+    return all(p.decisions[0] is not None for p in state.processes)
+
+
+def build_liveness(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
+    """Bounded liveness (Buchman et al. 2018, Lemma 7 / Theorem 8, termination): from the
+    stage of :func:`lagging_stage`, in every fair run (:func:`fair_actions`: all messages
+    delivered before any timeout, a correct proposer in round 1, the Byzantine validators
+    silent -- no alphabet -- so the correct ones need each other's votes), every correct process
+    decides at height 0 within ``within`` steps. ``eventually_decides`` fails in a state where
+    some correct process has not decided and either no fair action is enabled (the run is
+    stuck) or ``within`` steps have passed; its trace is the run.
+    """
+    params = params_of(config)
+    ctx = spec.Context(params, rules_for(mutant))
+    ctx.alphabet = ()  # silent Byzantine validators
+    within: int = config.params["within"]
+    dropped = DROPPED_RULES.get(mutant.name) if mutant is not None else None
+
+    def initial_states() -> Iterator[LiveState]:
+        yield LiveState(lagging_stage(params), 0)
+
+    def actions(state: LiveState) -> Iterator[spec.Action]:
+        if state.steps < within:
+            yield from fair_actions(ctx, state.system, dropped)
+
+    def next_state(state: LiveState, action: spec.Action) -> LiveState:
+        return LiveState(spec.apply(ctx, state.system, action), state.steps + 1)
+
+    def problem(state: LiveState) -> str:
+        system = state.system
+        if _all_decided(system):
+            return ""
+        waiting = [p.id for p in system.processes if p.decisions[0] is None]
+        if state.steps >= within:
+            return f"processes {waiting} undecided after {within} steps"
+        if not fair_actions(ctx, system, dropped):
+            rounds = {p.id: p.round for p in system.processes}
+            return f"stuck: processes {waiting} undecided, no rule enabled (rounds {rounds})"
+        return ""
+
+    invariants, steps, _ = spec.properties(ctx, lambda s: s.system)
+    return Model(
+        name="tendermint",
+        initial_states=initial_states,
+        actions=actions,
+        next_state=next_state,
+        invariants=(
+            *invariants,
+            Invariant(
+                "eventually_decides",
+                f"every correct process decides within {within} steps of a fair run",
+                lambda s: not problem(s),
+                problem,
+            ),
+        ),
+        step_properties=(*steps, *_IMPL_ONLY_STEPS),
+        reachables=(
+            Reachable(
+                "all_decided",
+                "a fair run in which every correct process decides",
+                lambda s: _all_decided(s.system),
+            ),
+        ),
+        describe_action=describe,
+    )
+
+
 def _vote(v: spec.Vote) -> str:
     return "nil" if v is None else v
 
 
 def view(state: Any) -> Mapping[str, Any]:
     """TendermintAcc's variable names, per correct process (keyed by validator id)."""
+    if isinstance(state, LiveState):
+        state = state.system
     if isinstance(state, Deployment):
         state = spec.SystemState(
             tuple(to_spec_process(n, len(n.decisions)) for n in state.nodes),
@@ -598,6 +760,7 @@ def view(state: Any) -> Mapping[str, Any]:
     }
 
 
+LIVENESS_STATES = 45  # distinct states of the 'liveness' config
 _WEIGHTED = {"validators": 3, "powers": (1, 2, 1), "byzantine": (0,)}
 _FOUR = {"validators": 4, "byzantine": (0,)}
 
@@ -617,6 +780,22 @@ CONFIGS = (
         "the weighted validators, 1 height, rounds 0..1: 9,983 states, about 2 s",
         {**_WEIGHTED, "max_round": 1},
         expected_distinct_states=9983,
+    ),
+    Config(
+        "oracle",
+        "the tiny config with one more forged event, an equivocating round skip "
+        "(:func:`equivocation_events`): the oracle's vectors and traces come from it; forged "
+        "events change nothing, so it has tiny's 9,983 states",
+        {**_WEIGHTED, "max_round": 1, "equivocation_probe": True},
+        expected_distinct_states=9983,
+    ),
+    Config(
+        "liveness",
+        "bounded liveness after GST: 4 validators of power 1, validator 0 Byzantine and silent, "
+        "validators 1 and 2 in round 1 (proposer 1), validator 3 lagging in round 0; every fair "
+        "run decides within 11 steps (the longest takes 11): 45 states, well under a second",
+        {"validators": 4, "byzantine": (0,), "max_round": 1, "liveness": True, "within": 11},
+        expected_distinct_states=LIVENESS_STATES,
     ),
     Config(
         "four",
@@ -699,12 +878,6 @@ PROTOCOL = ProtocolEntry(
 # -- Hypothesis: random schedules on a larger system ---------------------------------------------
 
 
-def _require(holds: bool, message: str) -> None:
-    # not a bare assert: the machine must also fail under ``python -O``
-    if not holds:
-        raise AssertionError(message)
-
-
 MACHINE_PARAMS = spec.Params(
     powers=(1,) * 7,
     byzantine=(0, 4),
@@ -738,7 +911,7 @@ class TendermintMachine(RuleBasedStateMachine):
         action = enabled[pick % len(enabled)]
         post = spec.apply(self.ctx, self.state, action)
         for prop in self.spec_steps:
-            _require(prop.holds(self.state, action, post), f"{prop.name} broken by {action}")
+            require(prop.holds(self.state, action, post), f"{prop.name} broken by {action}")
         if isinstance(action, spec.Decide):
             self.decisions += 1
         self.state = post
@@ -752,11 +925,764 @@ class TendermintMachine(RuleBasedStateMachine):
             ):
                 post = spec.apply(self.ctx, self.state, action)
                 for prop in self.spec_steps:
-                    _require(prop.holds(self.state, action, post), f"{prop.name}: {action}")
+                    require(prop.holds(self.state, action, post), f"{prop.name}: {action}")
                 self.state = post
                 return
 
     @invariant()
     def spec_invariants_hold(self) -> None:
         for inv in self.spec_invariants:
-            _require(inv.holds(self.state), f"{inv.name} broken in {self.state}")
+            require(inv.holds(self.state), f"{inv.name} broken in {self.state}")
+
+
+# -- The oracle: canonical encoding, vectors and trace validation --------------------------------
+#
+# Documents (canonical JSON, see :mod:`.codec`; schemas from :meth:`TendermintCodec.schemas`).
+# Bytes (signatures, keys, seeds) are lowercase hex. A signed message ``M``::
+#
+#     {"kind": "prevote", "height": 0, "round": 1, "sender": 2, "value": "v0" | null,
+#      "valid_round": -1, "signature": "<128 hex digits>"}
+#
+#     state    {"me": 1, "seed": "<64 hex>", "validators": {"public_keys": ["<64 hex>", ...],
+#               "powers": [1, 2, 1], "values": ["v0", "v1"]}, "height": 0, "round": 0,
+#               "step": "propose" | "prevote" | "precommit", "proposed": false,
+#               "decisions": [{"value": "v0", "round": 0}, ...],      (one per decided height)
+#               "locked_value": null, "locked_round": -1, "valid_value": null, "valid_round": -1}
+#     event    {"type": "propose", "value": "v0"}                       (lines 14-19)
+#              {"type": "timeout_propose"}                              (lines 57-60)
+#              {"type": "receive", "proposal": M, "polka": [M, ...]}    (lines 22-33)
+#              {"type": "polka", "proposal": M, "prevotes": [M, ...]}   (lines 36-43)
+#              {"type": "nil_polka", "prevotes": [M, ...]}              (lines 44-46)
+#              {"type": "timeout_prevote", "prevotes": [M, ...]}        (lines 34-35, 61-64)
+#              {"type": "timeout_precommit", "precommits": [M, ...]}    (lines 47-48, 65-67)
+#              {"type": "commit", "proposal": M, "precommits": [M, ...]}  (lines 49-54)
+#              {"type": "round_skip", "messages": [M, ...]}             (lines 55-56)
+#     effects  {"broadcasts": [M], "decisions": [{"height": 0, "value": "v0"}],
+#               "timers": [{"timeout": "propose", "height": 0, "round": 1}],
+#               "evidence": [[M, M], ...], "faults": [{"sender": 0, "kind": "bad_signature"}]}
+#
+# The handler of a case is its event's type ("receive" is the delivery of a proposal, the one
+# message that fires a rule alone). The *fields* of a received message are decoded leniently (any
+# JSON value; a signature that is not lowercase hex stays a string): a malformed or forged
+# message is the node's to refuse with a typed :class:`impl.FaultKind`, not the decoder's. The
+# state carries the node's own Ed25519 seed: the node signs its broadcasts, so a state that
+# another implementation hands back must say with which key (the model's seeds are public test
+# keys, :func:`impl.derive_seed`).
+
+import re  # noqa: E402
+
+from .codec import (  # noqa: E402
+    JSON,
+    DecodeError,
+    dumps_line,
+    enum_values,
+    expect_array,
+    expect_int,
+    expect_object,
+    expect_str,
+)
+from .vectors import OracleBinding  # noqa: E402
+
+_STEP_NAMES = ("propose", "prevote", "precommit")
+_HEX = re.compile(r"(?:[0-9a-f]{2})*")
+_MESSAGE_FIELDS = ("kind", "height", "round", "sender", "value", "valid_round", "signature")
+# event type -> (impl class, its fields in order: "proposal" a message, the rest arrays)
+_EVENT_FIELDS: dict[str, tuple[type, tuple[str, ...]]] = {
+    "receive": (impl.ProposalReceived, ("proposal", "polka")),
+    "polka": (impl.PolkaReceived, ("proposal", "prevotes")),
+    "nil_polka": (impl.NilPolkaReceived, ("prevotes",)),
+    "timeout_prevote": (impl.TimeoutPrevote, ("prevotes",)),
+    "timeout_precommit": (impl.TimeoutPrecommit, ("precommits",)),
+    "commit": (impl.CommitReceived, ("proposal", "precommits")),
+    "round_skip": (impl.RoundSkipReceived, ("messages",)),
+}
+_EVENT_TYPES: dict[type, str] = {
+    impl.ProposeRequest: "propose",
+    impl.TimeoutPropose: "timeout_propose",
+    **{cls: name for name, (cls, _) in _EVENT_FIELDS.items()},
+}
+
+
+def _loose_to_json(value: Any) -> JSON:
+    """A field of a (possibly malformed) received message as JSON: tuples as arrays."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple | list):
+        return [_loose_to_json(v) for v in value]
+    return value
+
+
+def message_to_json(m: impl.Signed) -> JSON:
+    return {name: _loose_to_json(getattr(m, name)) for name in _MESSAGE_FIELDS}
+
+
+def _loose_from_json(doc: JSON) -> Any:
+    kind = type(doc)
+    if kind is list:
+        return tuple(_loose_from_json(v) for v in doc)
+    if kind is dict:
+        return tuple(sorted((k, _loose_from_json(v)) for k, v in doc.items()))
+    return doc
+
+
+def message_from_json(doc: JSON, path: str) -> impl.Signed:
+    """Strict about the object's shape, lenient about its values (the node validates them)."""
+    expect_object(doc, path, _MESSAGE_FIELDS)
+    fields = {name: _loose_from_json(doc[name]) for name in _MESSAGE_FIELDS}
+    signature = doc["signature"]
+    if type(signature) is str and _HEX.fullmatch(signature):
+        fields["signature"] = bytes.fromhex(signature)
+    return impl.Signed(**fields)
+
+
+def _hex(doc: JSON, path: str, length: int) -> bytes:
+    text = expect_str(doc, path)
+    if len(text) != 2 * length or not _HEX.fullmatch(text):
+        raise DecodeError(path, f"expected {2 * length} lowercase hex digits")
+    return bytes.fromhex(text)
+
+
+def _optional_str(doc: JSON, path: str) -> str | None:
+    return None if doc is None else expect_str(doc, path)
+
+
+def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": sorted(properties),
+        "additionalProperties": False,
+    }
+
+
+_NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
+_ROUND_OR_NONE: dict[str, Any] = {"type": "integer", "minimum": -1}
+_VOTE: dict[str, Any] = {"type": ["string", "null"]}
+_HEX_SCHEMA = {"type": "string", "pattern": "^([0-9a-f]{2})*$"}
+_SENT = _object_schema(
+    {
+        "kind": {"enum": list(impl.KINDS)},
+        "height": _NAT,
+        "round": _NAT,
+        "sender": _NAT,
+        "value": _VOTE,
+        "valid_round": _ROUND_OR_NONE,
+        "signature": {"type": "string", "pattern": "^[0-9a-f]{128}$"},
+    }
+)
+_RECEIVED = _object_schema({name: {} for name in _MESSAGE_FIELDS})  # any values
+
+
+@attrs.frozen
+class TendermintCodec:
+    """Encoding of a Tendermint node, its events and its effects (the oracle's interface)."""
+
+    protocol: str = "tendermint"
+
+    def schemas(self) -> dict[str, Any]:
+        """The state, event and effects schemas (see :mod:`.schemas`)."""
+        key = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+        state = _object_schema(
+            {
+                "me": _NAT,
+                "seed": key,
+                "validators": _object_schema(
+                    {
+                        "public_keys": {"type": "array", "items": key, "minItems": 1},
+                        "powers": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+                        "values": {"type": "array", "items": {"type": "string"}},
+                    }
+                ),
+                "height": _NAT,
+                "round": _NAT,
+                "step": {"enum": list(_STEP_NAMES)},
+                "proposed": {"type": "boolean"},
+                "decisions": {
+                    "type": "array",
+                    "items": _object_schema({"value": {"type": "string"}, "round": _NAT}),
+                },
+                "locked_value": _VOTE,
+                "locked_round": _ROUND_OR_NONE,
+                "valid_value": _VOTE,
+                "valid_round": _ROUND_OR_NONE,
+            }
+        )
+        many = {"type": "array", "items": _RECEIVED}
+        events = [
+            _object_schema({"type": {"const": "propose"}, "value": {"type": "string"}}),
+            _object_schema({"type": {"const": "timeout_propose"}}),
+        ]
+        for name, (_, fields) in _EVENT_FIELDS.items():
+            body: dict[str, Any] = {"type": {"const": name}}
+            for field in fields:
+                body[field] = _RECEIVED if field == "proposal" else many
+            events.append(_object_schema(body))
+        effects = _object_schema(
+            {
+                "broadcasts": {"type": "array", "items": _SENT},
+                "decisions": {
+                    "type": "array",
+                    "items": _object_schema({"height": _NAT, "value": {"type": "string"}}),
+                },
+                "timers": {
+                    "type": "array",
+                    "items": _object_schema(
+                        {"timeout": {"enum": ["propose"]}, "height": _NAT, "round": _NAT}
+                    ),
+                },
+                "evidence": {
+                    "type": "array",
+                    "items": {
+                        "type": "array",
+                        "items": _RECEIVED,
+                        "minItems": 2,
+                        "maxItems": 2,
+                    },
+                },
+                "faults": {
+                    "type": "array",
+                    "items": _object_schema(
+                        {"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
+                    ),
+                },
+            }
+        )
+        return {"state": state, "event": {"oneOf": events}, "effects": effects}
+
+    # states
+    def encode_state(self, node: impl.Node) -> JSON:
+        vs = node.config.validators
+        return {
+            "me": node.config.me,
+            "seed": node.config.seed.hex(),
+            "validators": {
+                "public_keys": [k.hex() for k in vs.public_keys],
+                "powers": list(vs.powers),
+                "values": list(vs.values),
+            },
+            "height": node.height,
+            "round": node.round,
+            "step": _STEP_NAMES[node.step],
+            "proposed": node.proposed,
+            "decisions": [{"value": v, "round": r} for v, r in node.decisions],
+            "locked_value": node.locked_value,
+            "locked_round": node.locked_round,
+            "valid_value": node.valid_value,
+            "valid_round": node.valid_round,
+        }
+
+    def decode_state(self, doc: JSON, path: str = "$") -> impl.Node:
+        fields = (
+            "me",
+            "seed",
+            "validators",
+            "height",
+            "round",
+            "step",
+            "proposed",
+            "decisions",
+            "locked_value",
+            "locked_round",
+            "valid_value",
+            "valid_round",
+        )
+        expect_object(doc, path, fields)
+        vdoc = expect_object(
+            doc["validators"], f"{path}.validators", ("public_keys", "powers", "values")
+        )
+        vpath = f"{path}.validators"
+        keys = expect_array(vdoc["public_keys"], f"{vpath}.public_keys")
+        if not keys:
+            raise DecodeError(f"{vpath}.public_keys", "expected at least one validator")
+        public_keys = tuple(_hex(k, f"{vpath}.public_keys[{i}]", 32) for i, k in enumerate(keys))
+        powers_doc = expect_array(vdoc["powers"], f"{vpath}.powers")
+        if len(powers_doc) != len(keys):
+            raise DecodeError(f"{vpath}.powers", f"expected {len(keys)} powers (one per key)")
+        powers = tuple(
+            expect_int(p, f"{vpath}.powers[{i}]", minimum=1) for i, p in enumerate(powers_doc)
+        )
+        values_doc = expect_array(vdoc["values"], f"{vpath}.values")
+        values = tuple(expect_str(v, f"{vpath}.values[{i}]") for i, v in enumerate(values_doc))
+        me = expect_int(doc["me"], f"{path}.me", minimum=0)
+        if me >= len(keys):
+            raise DecodeError(f"{path}.me", f"validator {me} out of range for {len(keys)}")
+        seed = _hex(doc["seed"], f"{path}.seed", 32)
+        if impl.public_key(seed) != public_keys[me]:
+            raise DecodeError(f"{path}.seed", f"not the key of validator {me}")
+        height = expect_int(doc["height"], f"{path}.height", minimum=0)
+        round_ = expect_int(doc["round"], f"{path}.round", minimum=0)
+        step = doc["step"]
+        if step not in _STEP_NAMES or type(step) is not str:
+            raise DecodeError(f"{path}.step", f"expected one of {', '.join(_STEP_NAMES)}")
+        proposed = doc["proposed"]
+        if type(proposed) is not bool:
+            raise DecodeError(f"{path}.proposed", "expected a boolean")
+        decisions_doc = expect_array(doc["decisions"], f"{path}.decisions")
+        if len(decisions_doc) != height:
+            raise DecodeError(
+                f"{path}.decisions", f"expected {height} decisions (one per height below)"
+            )
+        decisions = []
+        for i, d in enumerate(decisions_doc):
+            dpath = f"{path}.decisions[{i}]"
+            expect_object(d, dpath, ("value", "round"))
+            decisions.append(
+                (
+                    expect_str(d["value"], f"{dpath}.value"),
+                    expect_int(d["round"], f"{dpath}.round", 0),
+                )
+            )
+        config = impl.NodeConfig(me, seed, impl.Validators(public_keys, powers, values))
+        return impl.Node(
+            config,
+            height,
+            round_,
+            _STEP_NAMES.index(step),
+            proposed,
+            tuple(decisions),
+            _optional_str(doc["locked_value"], f"{path}.locked_value"),
+            expect_int(doc["locked_round"], f"{path}.locked_round", minimum=-1),
+            _optional_str(doc["valid_value"], f"{path}.valid_value"),
+            expect_int(doc["valid_round"], f"{path}.valid_round", minimum=-1),
+        )
+
+    # events
+    def encode_event(self, event: impl.Event) -> JSON:
+        name = _EVENT_TYPES[type(event)]
+        if isinstance(event, impl.ProposeRequest):
+            return {"type": name, "value": _loose_to_json(event.value)}
+        if isinstance(event, impl.TimeoutPropose):
+            return {"type": name}
+        doc: dict[str, Any] = {"type": name}
+        for field in _EVENT_FIELDS[name][1]:
+            value = getattr(event, field)
+            if field == "proposal":
+                doc[field] = message_to_json(value)
+            else:
+                doc[field] = [message_to_json(m) for m in value]
+        return doc
+
+    def decode_event(self, doc: JSON, path: str = "$") -> impl.Event:
+        if not isinstance(doc, dict):
+            raise DecodeError(path, "expected an object with a field 'type'")
+        kind = doc.get("type")
+        if kind == "propose":
+            expect_object(doc, path, ("type", "value"))
+            return impl.ProposeRequest(expect_str(doc["value"], f"{path}.value"))
+        if kind == "timeout_propose":
+            expect_object(doc, path, ("type",))
+            return impl.TimeoutPropose()
+        if type(kind) is not str or kind not in _EVENT_FIELDS:
+            known = ", ".join(sorted(_EVENT_TYPES.values()))
+            raise DecodeError(f"{path}.type", f"unknown event type {kind!r} (known: {known})")
+        cls, fields = _EVENT_FIELDS[kind]
+        expect_object(doc, path, ("type", *fields))
+        args: list[Any] = []
+        for field in fields:
+            fpath = f"{path}.{field}"
+            if field == "proposal":
+                args.append(message_from_json(doc[field], fpath))
+            else:
+                items = expect_array(doc[field], fpath)
+                args.append(
+                    tuple(message_from_json(m, f"{fpath}[{i}]") for i, m in enumerate(items))
+                )
+        return cls(*args)
+
+    # effects
+    def encode_effects(self, effects: impl.Effects) -> JSON:
+        return {
+            "broadcasts": [message_to_json(m) for m in effects.broadcasts],
+            "decisions": [{"height": h, "value": v} for h, v in effects.decisions],
+            "timers": [{"timeout": k, "height": h, "round": r} for k, h, r in effects.timers],
+            "evidence": [[message_to_json(a), message_to_json(b)] for a, b in effects.evidence],
+            "faults": [
+                {"sender": _loose_to_json(f.sender), "kind": f.kind.value} for f in effects.faults
+            ],
+        }
+
+    def handler(self, event: impl.Event) -> str:
+        return _EVENT_TYPES[type(event)]
+
+    def step(self, node: impl.Node, event: impl.Event) -> tuple[impl.Node, impl.Effects]:
+        return impl.step(node, event)
+
+
+CODEC = TendermintCodec()
+
+
+def node_event(action: Fire | Forged) -> tuple[int, impl.Event]:
+    """The node a model action steps (its index among the correct nodes) and its impl event.
+
+    The index is the node's place in :attr:`Deployment.nodes`, i.e. in ``Params.correct``; the
+    oracle's configs have validator 0 Byzantine, so node 0 is validator 1 (the state's ``me``).
+    """
+    if isinstance(action, Forged):
+        return _ORACLE_CORRECT.index(action.process), action.event
+    return _ORACLE_CORRECT.index(action.action.process), action.event
+
+
+def initial_node(index: int, n: int) -> impl.Node:
+    """Node ``index`` of a trace without initial states: validator ``index`` of ``n`` validators
+    of power 1 with the test keys (:func:`impl.derive_seed`) and the values v0, v1."""
+    seeds = tuple(impl.derive_seed(i) for i in range(n))
+    validators = impl.Validators(tuple(impl.public_key(s) for s in seeds), (1,) * n, ("v0", "v1"))
+    return impl.new_node(impl.NodeConfig(index, seeds[index], validators))
+
+
+ORACLE_CONFIG = "oracle"
+_ORACLE_CORRECT = params_of(PROTOCOL.config(ORACLE_CONFIG)).correct
+
+
+# -- Trace validation against the spec -----------------------------------------------------------
+
+
+def _is_nat(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _verifies(key: bytes, m: impl.Signed) -> bool:
+    """Ed25519 verification of ``m``'s canonical payload, written apart from the impl's."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    data = impl.payload(m.kind, m.height, m.round, m.sender, m.value, m.valid_round)
+    try:
+        Ed25519PublicKey.from_public_bytes(key).verify(m.signature, data)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def message_refusal(node: impl.Node, m: impl.Signed) -> tuple[Any, impl.FaultKind] | None:
+    """Why ``node`` must refuse the signed message ``m`` (sender, fault), or None.
+
+    A message the spec's network can hold at the node's height is a ⟨kind, h, r, v, vr⟩ of a
+    validator, signed with its key, a proposal only from proposer(h, r) (Alg. 1 line 22) with a
+    value and -1 <= vr < r, a vote with vr = -1; the checks run in the order the impl documents
+    and the first failure names the fault.
+    """
+    vs = node.config.validators
+    n = len(vs.powers)
+    if not (_is_nat(m.sender) and m.sender < n):
+        return (m.sender if type(m.sender) is int else None), impl.FaultKind.UNKNOWN_VALIDATOR
+    sender = m.sender
+    if type(m.kind) is not str or m.kind not in impl.KINDS or not _is_nat(m.round):
+        return sender, impl.FaultKind.MALFORMED
+    if type(m.height) is not int or not isinstance(m.signature, bytes):
+        return sender, impl.FaultKind.MALFORMED
+    if m.value is not None and type(m.value) is not str:
+        return sender, impl.FaultKind.MALFORMED
+    if type(m.valid_round) is not int:
+        return sender, impl.FaultKind.MALFORMED
+    if m.kind == impl.PROPOSAL and (m.value is None or not -1 <= m.valid_round < m.round):
+        return sender, impl.FaultKind.MALFORMED
+    if m.kind != impl.PROPOSAL and m.valid_round != -1:
+        return sender, impl.FaultKind.MALFORMED
+    if m.height != node.height:
+        return sender, impl.FaultKind.WRONG_HEIGHT
+    if not _verifies(vs.public_keys[sender], m):
+        return sender, impl.FaultKind.BAD_SIGNATURE
+    if m.kind == impl.PROPOSAL and sender != vs.proposer(m.height, m.round):
+        return sender, impl.FaultKind.NOT_PROPOSER
+    return None
+
+
+def _power(vs: impl.Validators, messages: tuple[impl.Signed, ...]) -> int:
+    return sum(vs.powers[s] for s in {m.sender for m in messages})
+
+
+def _certificate_refusal(
+    node: impl.Node, messages: tuple[impl.Signed, ...], kind: str, round_: int, value: Any = ...
+) -> impl.FaultKind | None:
+    """A certificate of Algorithm 1: every message ``kind`` of ``round_`` (for ``value``), from
+    distinct senders holding more than 2/3 of the power (equivocators counted once)."""
+    for m in messages:
+        if m.kind != kind or m.round != round_ or (value is not ... and m.value != value):
+            return impl.FaultKind.WRONG_CERTIFICATE
+    vs = node.config.validators
+    if not 3 * _power(vs, messages) > 2 * vs.total:
+        return impl.FaultKind.INSUFFICIENT_POWER
+    return None
+
+
+def event_refusal(node: impl.Node, event: impl.Event) -> tuple[Any, impl.FaultKind] | None:
+    """Why ``node`` must refuse ``event`` (sender, fault), or None: each carried message, then
+    the certificate the event's rule needs (the spec's thresholds, lines 28, 36, 44, 34, 47,
+    49, 55)."""
+    carried = impl._carried(event)
+    for m in carried:
+        found = message_refusal(node, m)
+        if found is not None:
+            return found
+    vs = node.config.validators
+    if isinstance(event, impl.ProposalReceived | impl.PolkaReceived | impl.CommitReceived):
+        p = event.proposal
+        if p.kind != impl.PROPOSAL:
+            return p.sender, impl.FaultKind.WRONG_CERTIFICATE
+        if isinstance(event, impl.ProposalReceived):
+            if p.valid_round == -1:
+                bad = impl.FaultKind.WRONG_CERTIFICATE if event.polka else None
+            else:
+                bad = _certificate_refusal(node, event.polka, impl.PREVOTE, p.valid_round, p.value)
+        elif isinstance(event, impl.PolkaReceived):
+            bad = _certificate_refusal(node, event.prevotes, impl.PREVOTE, p.round, p.value)
+        else:
+            bad = _certificate_refusal(node, event.precommits, impl.PRECOMMIT, p.round, p.value)
+        return None if bad is None else (p.sender, bad)
+    if isinstance(event, impl.NilPolkaReceived):
+        bad = _certificate_refusal(node, event.prevotes, impl.PREVOTE, node.round, None)
+    elif isinstance(event, impl.TimeoutPrevote):
+        bad = _certificate_refusal(node, event.prevotes, impl.PREVOTE, node.round)
+    elif isinstance(event, impl.TimeoutPrecommit):
+        bad = _certificate_refusal(node, event.precommits, impl.PRECOMMIT, node.round)
+    else:
+        assert isinstance(event, impl.RoundSkipReceived)
+        if len({m.round for m in event.messages}) != 1:
+            bad = impl.FaultKind.WRONG_CERTIFICATE
+        elif not 3 * _power(vs, event.messages) > vs.total:
+            bad = impl.FaultKind.INSUFFICIENT_POWER
+        else:
+            bad = None
+    return None if bad is None else (None, bad)
+
+
+def equivocations(messages: tuple[impl.Signed, ...]) -> list[tuple[impl.Signed, impl.Signed]]:
+    """Pairs (first, other) of different messages of one sender, kind and round, in order."""
+    seen: dict[tuple[Any, Any, Any], impl.Signed] = {}
+    out = []
+    for m in messages:
+        first = seen.setdefault((m.sender, m.kind, m.round), m)
+        if first != m:
+            out.append((first, m))
+    return out
+
+
+def _spec_context(node: impl.Node, rounds: int) -> spec.Context:
+    """The spec's context for one node: its validators, no Byzantine alphabet (the event's
+    certificate is the whole visible pool), heights and rounds wide enough that no bound of the
+    model disables a rule. The other validators are halted processes (:func:`_halted`)."""
+    vs = node.config.validators
+    params = spec.Params(
+        powers=vs.powers,
+        byzantine=(),
+        values=vs.values,
+        max_round=rounds,
+        heights=node.height + 2,
+    )
+    return spec.Context(params)
+
+
+def _halted(validator: int, heights: int) -> spec.Process:
+    """A process past the last height: the spec enables nothing for it."""
+    return spec.Process(
+        validator, heights, 0, spec.Step.PROPOSE, (None,) * heights, None, -1, None, -1
+    )
+
+
+# event class -> the spec actions it may carry out
+_RULES: dict[type, tuple[type, ...]] = {
+    impl.ProposeRequest: (spec.Propose,),
+    impl.TimeoutPropose: (spec.TimeoutPropose,),
+    impl.ProposalReceived: (spec.PrevoteOnProposal, spec.PrevoteOnPolkaProposal),
+    impl.PolkaReceived: (spec.PrecommitOnPolka,),
+    impl.NilPolkaReceived: (spec.PrecommitNil,),
+    impl.TimeoutPrevote: (spec.TimeoutPrevote,),
+    impl.TimeoutPrecommit: (spec.TimeoutPrecommit,),
+    impl.CommitReceived: (spec.Decide,),
+    impl.RoundSkipReceived: (spec.RoundSkip,),
+}
+
+
+def _matches(action: spec.Action, event: impl.Event) -> bool:
+    """``action`` is the rule ``event`` fires (same value, vr and round where the event says)."""
+    if not isinstance(action, _RULES[type(event)]):
+        return False
+    if isinstance(event, impl.ProposalReceived):
+        p = event.proposal
+        if isinstance(action, spec.PrevoteOnProposal):
+            return p.valid_round == -1 and action.value == p.value
+        return action.value == p.value and action.valid_round == p.valid_round
+    if isinstance(event, impl.PolkaReceived):
+        return action.value == event.proposal.value
+    if isinstance(event, impl.CommitReceived):
+        p = event.proposal
+        return (action.round, action.value) == (p.round, p.value)
+    if isinstance(event, impl.RoundSkipReceived):
+        return action.round == event.messages[0].round
+    return True
+
+
+def expected_step(
+    node: impl.Node, event: impl.Event
+) -> tuple[spec.Process, bool, dict[str, Any], str] | str:
+    """What the spec requires of ``node`` on an accepted ``event``: the post-process, the
+    ``proposed`` flag, the effects document and the rule, or a reason the step is not allowed
+    (a propose request the spec does not enable)."""
+    carried: tuple[impl.Signed, ...] = (
+        () if isinstance(event, impl.ProposeRequest | impl.TimeoutPropose) else impl._carried(event)
+    )
+    rounds = max([node.round, *(m.round for m in carried)]) + 1
+    ctx = _spec_context(node, rounds)
+    pool = tuple(sorted({to_spec_message(m) for m in carried}, key=spec.message_key))
+    heights = ctx.params.heights
+    pre = to_spec_process(node, heights)
+    me, h = node.config.me, node.height
+    others = [_halted(k, heights) for k in range(len(ctx.params.powers))]
+    processes = tuple(pre if k == me else q for k, q in enumerate(others))
+    state = spec.SystemState(processes, pool)
+    enabled = [a for a in spec.enabled_actions(ctx, state) if _matches(a, event)]
+    if isinstance(event, impl.ProposeRequest):
+        enabled = [
+            a
+            for a in enabled
+            if not node.proposed and (node.valid_value is not None or a.value == event.value)
+        ]
+        if not enabled:
+            return (
+                f"spec Propose enabled for {event.value!r}: node {me} is proposer(h, r), in step "
+                "propose, has not proposed, and the value is validValue or valid"
+            )
+    evidence = [[message_to_json(a), message_to_json(b)] for a, b in equivocations(carried)]
+    effects: dict[str, Any] = {
+        "broadcasts": [],
+        "decisions": [],
+        "timers": [],
+        "evidence": evidence,
+        "faults": [],
+    }
+    if not enabled:
+        return pre, node.proposed, effects, "no rule of Algorithm 1 applies: nothing changes"
+    action = enabled[0]
+    post_state = spec.apply(ctx, spec.SystemState(processes, ()), action)
+    post = post_state.processes[me]
+    seed = node.config.seed
+    effects["broadcasts"] = [
+        message_to_json(
+            impl.sign(seed, KIND_NAMES[m.kind], m.height, m.round, m.sender, m.value, m.valid_round)
+        )
+        for m in post_state.pool
+    ]
+    proposed = isinstance(action, spec.Propose) or (
+        node.proposed and (post.height, post.round) == (pre.height, pre.round)
+    )
+    if isinstance(action, spec.Decide):
+        effects["decisions"] = [{"height": h, "value": action.value}]
+    if (post.height, post.round) != (pre.height, pre.round):
+        if spec.proposer(ctx.params, post.height, post.round) != me:
+            effects["timers"] = [{"timeout": "propose", "height": post.height, "round": post.round}]
+    return post, proposed, effects, f"spec {describe(action)}"
+
+
+def _strictly_equal(a: JSON, b: JSON) -> bool:
+    """JSON equality that tells ``1`` from ``true`` and from ``1.0`` (unlike Python's ``==``)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is list:
+        return len(a) == len(b) and all(_strictly_equal(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_strictly_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def _brief(value: JSON, limit: int = 240) -> str:
+    try:
+        text = dumps_line(value)
+    except (RecursionError, TypeError, ValueError):
+        return "(a value too deeply nested to print)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _show(p: spec.Process, proposed: bool) -> str:
+    return (
+        f"h={p.height} r={p.round} step={p.step.name.lower()} proposed={proposed} "
+        f"decisions={[(d.value, d.round) for d in p.decisions if d is not None]} "
+        f"locked=({p.locked_value}, {p.locked_round}) valid=({p.valid_value}, {p.valid_round})"
+    )
+
+
+def step_checker(codec: TendermintCodec = CODEC) -> Any:
+    """Trace validation of one node's step against :mod:`spec.tendermint` (see :mod:`.validate`).
+
+    For each step: the node's configuration (id, key, validators) never changes
+    (``identity``); an event carrying a message the spec's network cannot hold, or a
+    certificate short of its rule's threshold (:func:`event_refusal`), changes nothing
+    (``faults_change_nothing``) and is reported as exactly that fault (``typed_fault``);
+    otherwise the spec's rule for the event is looked up among the actions the spec enables on
+    the node's abstraction with the event's certificate as the whole pool, and the new state is
+    exactly that action's post-state (``refinement``; no enabled rule: nothing changes), and
+    the recorded effects are exactly the action's broadcasts (signed with the node's key:
+    Ed25519 is deterministic), decisions, propose timer and the equivocations in the event
+    (``refinement``). Streaming: the check reads the node's state before the step and the event
+    only, so memory does not grow with the trace. A single step cannot show that a certificate
+    came from messages really sent, nor the cross-node invariants (agreement): the model
+    checker covers those.
+    """
+    from .validate import StepChecker
+
+    def check(
+        nodes: tuple[impl.Node, ...], i: int, event: impl.Event, post: impl.Node, effects: Any
+    ) -> tuple[str, str, str] | None:
+        pre = nodes[i]
+        if post.config != pre.config:
+            return (
+                "identity",
+                f"the configuration of validator {pre.config.me} (id, key, validators) unchanged",
+                f"the state of validator {post.config.me} with its own configuration",
+            )
+        heights = max(pre.height, post.height) + 2
+        refused = (
+            None
+            if isinstance(event, impl.ProposeRequest | impl.TimeoutPropose)
+            else event_refusal(pre, event)
+        )
+        if refused is not None:
+            sender, kind = refused
+            if post != pre:
+                return (
+                    "faults_change_nothing",
+                    f"the state unchanged: the event is refused ({kind.value})",
+                    _show(to_spec_process(post, heights), post.proposed),
+                )
+            if effects is None:
+                return None
+            want = {
+                "broadcasts": [],
+                "decisions": [],
+                "timers": [],
+                "evidence": [],
+                "faults": [{"sender": _loose_to_json(sender), "kind": kind.value}],
+            }
+            if not _strictly_equal(effects, want):
+                return ("typed_fault", f"effects {_brief(want)}", f"effects {_brief(effects)}")
+            return None
+        expected = expected_step(pre, event)
+        if isinstance(expected, str):
+            return ("refinement", expected, f"a {codec.handler(event)} step was recorded")
+        process, proposed, want, rule = expected
+        got = to_spec_process(post, heights)
+        want_process = attrs.evolve(
+            process, decisions=process.decisions + (None,) * (heights - len(process.decisions))
+        )
+        if got != want_process or post.proposed != proposed:
+            return (
+                "refinement",
+                f"{rule} gives {_show(want_process, proposed)}",
+                _show(got, post.proposed),
+            )
+        if effects is not None and not _strictly_equal(effects, want):
+            return ("refinement", f"{rule}: effects {_brief(want)}", f"effects {_brief(effects)}")
+        return None
+
+    return StepChecker(codec=codec, initial_node=initial_node, check=check)
+
+
+ORACLE = OracleBinding(
+    codec=CODEC,
+    # the tiny config plus an equivocating forged event: fast, and every FaultKind appears
+    configs=(ORACLE_CONFIG,),
+    node_event=node_event,
+    nodes=lambda state: state.nodes,
+    initial_node=initial_node,
+    step_checker=step_checker(CODEC),
+)

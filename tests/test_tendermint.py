@@ -467,3 +467,61 @@ def test_impl_model_has_the_spec_models_state_count():
     by_spec = explore(model.build_spec(config, None))
     assert by_impl.outcome == by_spec.outcome == "ok"
     assert by_impl.distinct_states == by_spec.distinct_states == 9983
+
+
+def test_oracle_config_is_tiny_plus_a_refused_equivocation():
+    """The oracle's config adds one forged event (an equivocating round skip): it is refused and
+    changes nothing, so the state count is tiny's."""
+    config = PROTOCOL.config(model.ORACLE_CONFIG)
+    result = explore(model.build(config, None))
+    assert result.outcome == "ok"
+    assert result.distinct_states == config.expected_distinct_states
+    assert config.expected_distinct_states == PROTOCOL.config("tiny").expected_distinct_states
+    ((event, kind),) = model.equivocation_events(IMPL_PARAMS)
+    first, second = event.messages
+    assert (first.sender, first.kind, first.round) == (second.sender, second.kind, second.round)
+    node = impl.new_node(model.node_configs(IMPL_PARAMS)[0])
+    post, effects = impl.step(node, event)
+    assert post == node and [f.kind for f in effects.faults] == [kind]
+
+
+# -- bounded liveness ----------------------------------------------------------------------------
+
+
+def test_liveness_holds_in_every_fair_run_with_its_pinned_state_count():
+    config = PROTOCOL.config("liveness")
+    result = explore(model.build(config, None))
+    assert result.outcome == "ok" and result.complete
+    assert result.distinct_states == config.expected_distinct_states == model.LIVENESS_STATES
+
+
+def test_liveness_bound_is_tight():
+    """One step fewer than the bound and the longest fair run has not decided yet."""
+    config = PROTOCOL.config("liveness")
+    within = config.params["within"]
+    tighter = attrs.evolve(config, params={**config.params, "within": within - 1})
+    result = explore(model.build(tighter, None).restricted_to(["eventually_decides"]))
+    assert result.outcome == "violation"
+    assert f"after {within - 1} steps" in result.violation.detail
+
+
+def test_no_round_skip_leaves_the_lagging_process_behind_and_nobody_decides():
+    mutant = PROTOCOL.mutant("no-round-skip")
+    config = PROTOCOL.config("liveness")
+    result = explore(model.build(config, mutant).restricted_to(["eventually_decides"]))
+    assert result.outcome == "violation"
+    assert "stuck" in result.violation.detail
+    last = result.violation.trace[-1].state.system
+    assert [p.round for p in last.processes] == [1, 1, 0]
+    assert all(p.decisions[0] is None for p in last.processes)
+    # the correct protocol, in that very state, skips the lagging process to round 1
+    ctx = spec.Context(model.params_of(config))
+    ctx.alphabet = ()
+    assert spec.RoundSkip(3, 1) in model.fair_actions(ctx, last)
+
+
+def test_no_round_skip_is_safe():
+    """Dropping lines 55-56 costs liveness only: the tiny config's safety properties hold."""
+    mutant = PROTOCOL.mutant("no-round-skip")
+    result = explore(model.build(PROTOCOL.config("tiny"), mutant))
+    assert result.outcome == "ok"
