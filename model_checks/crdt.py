@@ -248,6 +248,15 @@ def build_model(setup: CrdtSetup, config: Config, mutant: Mutant | None) -> Mode
             found = payload_cache[key] = setup.to_spec(payload, n)
         return found
 
+    # replicas are interned, so their abstract payloads can be remembered per replica object
+    node_payloads: dict[impl.Replica[Any], Any] = {}
+
+    def abstract_node(node: impl.Replica[Any]) -> Any:
+        found = node_payloads.get(node)
+        if found is None:
+            found = node_payloads[node] = abstract_payload(node.payload)
+        return found
+
     # Consecutive checks read the same two states (the one being expanded and its successor):
     # remember the last two projections by identity. Networks recur across many states.
     recent: list[Any] = [None, None, None, None]  # state, projection, state, projection
@@ -265,7 +274,7 @@ def build_model(setup: CrdtSetup, config: Config, mutant: Mutant | None) -> Mode
                 for p in state.network
             )
         abstract = spec.SystemState(
-            payloads=tuple([abstract_payload(node.payload) for node in state.nodes]),
+            payloads=tuple([abstract_node(node) for node in state.nodes]),
             sent=sent,
             updates=state.updates,
             seen=state.seen,
