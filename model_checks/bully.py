@@ -55,6 +55,7 @@ from hypothesis.stateful import (
 
 from ..impl import bully as impl
 from ..spec import bully as spec
+from ..spec.common import replace_at
 from ..spec.properties import StepProperty
 from .codec import (
     JSON,
@@ -213,7 +214,7 @@ def _spec_recover_silently(
     election: spec.Election, state: spec.SystemState, i: int
 ) -> spec.SystemState:
     top = len(state.status) - 1
-    return attrs.evolve(state, coordinator=spec._replace(state.coordinator, i, top))
+    return attrs.evolve(state, coordinator=spec.replace_at(state.coordinator, i, top))
 
 
 def _impl_recover_silently(state: impl.NodeState, ops: impl.BullyOps) -> impl.Step:
@@ -316,10 +317,6 @@ def rules_and_ops(
 # -- Driving the impl ----------------------------------------------------------------------------
 
 
-def _replace(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
-    return (*values[:index], value, *values[index + 1 :])
-
-
 def _message_order(m: impl.Message) -> tuple[str, str, str]:
     kind = m.kind.value if isinstance(m.kind, impl.Kind) else repr(m.kind)
     return (kind, repr(m.sender), repr(m.receiver))
@@ -356,7 +353,7 @@ def apply_step(ops: impl.BullyOps, state: Deployment, action: ModelAction) -> De
     """Hands the action's event to its process and applies the effects to the network."""
     i, event = node_event(action)
     node, effects = impl.step(state.nodes[i], event, ops)
-    nodes = _replace(state.nodes, i, node)
+    nodes = replace_at(state.nodes, i, node)
     network = state.network
     if isinstance(action, Deliver):
         network = tuple(m for m in network if m != action.message)
@@ -374,7 +371,7 @@ def apply_step(ops: impl.BullyOps, state: Deployment, action: ModelAction) -> De
     if effects.elected == i and node.coordinator == i:
         # ghost: who is up at this announcement
         up = tuple(j for j, other in enumerate(nodes) if is_up(other))
-        announced = _replace(announced, i, up)
+        announced = replace_at(announced, i, up)
     return Deployment(
         nodes=nodes,
         network=network,

@@ -30,6 +30,7 @@ import attrs
 
 from ..impl import state_based as impl
 from ..spec import state_based as spec
+from ..spec.common import replace_at
 from ..spec.properties import Invariant, Reachable, StepProperty
 from .engine import Model
 from .registry_types import Config, Mutant
@@ -111,10 +112,6 @@ class CrdtSetup:
     extra_reachables: tuple[Reachable[spec.SystemState], ...] = ()
     # mutant name -> (spec replacements, impl replacements), applied with attrs.evolve
     mutations: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]] = attrs.Factory(dict)
-
-
-def _replace(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
-    return (*values[:index], value, *values[index + 1 :])
 
 
 def build_model(setup: CrdtSetup, config: Config, mutant: Mutant | None) -> Model[Any, Any]:
@@ -208,10 +205,10 @@ def build_model(setup: CrdtSetup, config: Config, mutant: Mutant | None) -> Mode
                 return state
             record = spec.UpdateRecord(len(state.updates), i, action.op, state.seen[i])
             return Deployment(
-                _replace(state.nodes, i, new_node),
+                replace_at(state.nodes, i, new_node),
                 state.network,
                 (*state.updates, record),
-                _replace(state.seen, i, state.seen[i] | {record.uid}),
+                replace_at(state.seen, i, state.seen[i] | {record.uid}),
             )
         if isinstance(action, Gossip):
             sent = {InFlight(m, state.seen[i]) for m in effects.broadcasts}
@@ -226,16 +223,16 @@ def build_model(setup: CrdtSetup, config: Config, mutant: Mutant | None) -> Mode
                     return state
                 seen = state.seen
             else:
-                seen = _replace(state.seen, i, known | action.packet.seen)
+                seen = replace_at(state.seen, i, known | action.packet.seen)
             return Deployment(
-                _replace(state.nodes, i, new_node), state.network, state.updates, seen
+                replace_at(state.nodes, i, new_node), state.network, state.updates, seen
             )
         # a refused message (the model still applies whatever the replica did, so that a
         # replica that wrongly accepts it is caught by ``faults_change_nothing``)
         if new_node is node or new_node == node:
             return state
         return Deployment(
-            _replace(state.nodes, i, new_node), state.network, state.updates, state.seen
+            replace_at(state.nodes, i, new_node), state.network, state.updates, state.seen
         )
 
     # -- abstraction to the spec, memoized on the object (consecutive checks share it) ---------

@@ -73,6 +73,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 
 from ..impl import lamport_mutex as impl
 from ..spec import lamport_mutex as spec
+from ..spec.common import replace_at
 from ..spec.properties import StepProperty
 from .codec import (
     JSON,
@@ -370,10 +371,6 @@ def _without(network: tuple[InFlight, ...], packet: InFlight) -> tuple[InFlight,
 # -- Driving the impl: one honest event ----------------------------------------------------------
 
 
-def _replace(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
-    return (*values[:index], value, *values[index + 1 :])
-
-
 def waiting_requests(nodes: tuple[impl.ProcessState, ...], exclude: int) -> tuple[Any, ...]:
     found = []
     for node in nodes:
@@ -399,7 +396,7 @@ def apply_effects(
         entries = (*entries, spec.Entry(mine, waiting_requests(state.nodes, exclude=i)))
     sent = tuple(InFlight(to, message) for to, message in effects.sends)
     return Deployment(
-        nodes=_replace(state.nodes, i, node),
+        nodes=replace_at(state.nodes, i, node),
         network=enqueue(network, sent, fifo),
         entries=entries,
     )
@@ -581,7 +578,7 @@ def build(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
             new_node, _ = memo_step(node, impl.Receive(action.message))
             if new_node == node:
                 return state
-            return attrs.evolve(state, nodes=_replace(state.nodes, i, new_node))
+            return attrs.evolve(state, nodes=replace_at(state.nodes, i, new_node))
         return apply_step(memo_step, fifo, state, action)
 
     # -- abstraction, memoized per node and per network; the last few states are remembered,

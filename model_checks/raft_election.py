@@ -56,6 +56,7 @@ from hypothesis.stateful import (
 
 from ..impl import raft_election as impl
 from ..spec import raft_election as spec
+from ..spec.common import replace_at
 from ..spec.properties import StepProperty
 from .codec import (
     JSON,
@@ -293,10 +294,6 @@ def rules_and_ops(mutant: Mutant | None) -> tuple[spec.ElectionRules, impl.Elect
 # -- Driving the impl: one event, recorded in the network and the ghost -------------------------
 
 
-def _replace(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
-    return (*values[:index], value, *values[index + 1 :])
-
-
 def impl_event(action: ModelAction) -> impl.Event:
     if isinstance(action, Timeout):
         return impl.ElectionTimeout()
@@ -314,7 +311,7 @@ def record(
 ) -> Deployment:
     """``state`` after server i stepped to ``node`` with ``effects`` (``state`` itself if nothing
     changed, so the explorer skips the step properties of a stutter)."""
-    nodes = state.nodes if node == state.nodes[i] else _replace(state.nodes, i, node)
+    nodes = state.nodes if node == state.nodes[i] else replace_at(state.nodes, i, node)
     network = state.network
     new = [m for _, m in effects.sends if m not in network and not is_stale_denial(nodes, m)]
     if new:

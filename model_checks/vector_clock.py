@@ -44,6 +44,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 
 from ..impl import vector_clock as impl
 from ..spec import vector_clock as spec
+from ..spec.common import replace_at
 from ..spec.properties import StepProperty
 from .codec import (
     JSON,
@@ -279,10 +280,6 @@ def rules_and_ops(mutant: Mutant | None) -> tuple[spec.ClockRules, impl.ClockOps
 # -- Driving the impl: one honest event, recorded in the ghost log ------------------------------
 
 
-def _replace(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
-    return (*values[:index], value, *values[index + 1 :])
-
-
 def _packet_order(packet: InFlight) -> tuple[str, str]:
     return (repr(packet.message.sender), repr(packet.message.message_id))
 
@@ -317,7 +314,7 @@ def apply_step(
         # impl changed its state anyway, which refinement then reports)
         if new_node == node:
             return state
-        return attrs.evolve(state, nodes=_replace(state.nodes, i, new_node))
+        return attrs.evolve(state, nodes=replace_at(state.nodes, i, new_node))
     event = spec.Event(i, index, spec.EventKind.RECEIVE, message_id(message), effects.timestamp)
     return _recorded(state, new_node, event, state.network)
 
@@ -327,9 +324,9 @@ def _recorded(
 ) -> Deployment:
     i = event.process
     return Deployment(
-        nodes=_replace(state.nodes, i, node),
+        nodes=replace_at(state.nodes, i, node),
         network=network,
-        log=_replace(state.log, i, (*state.log[i], event)),
+        log=replace_at(state.log, i, (*state.log[i], event)),
     )
 
 
@@ -469,7 +466,7 @@ def build(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
                 forged_outcome[key] = new_node
             if new_node == node:
                 return state
-            return attrs.evolve(state, nodes=_replace(state.nodes, i, new_node))
+            return attrs.evolve(state, nodes=replace_at(state.nodes, i, new_node))
         return apply_step(ops, state, action)
 
     # -- abstraction, memoized: many states share a network, and the explorer checks every

@@ -117,10 +117,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import attrs
 
+from .common import replace_at
 from .properties import Invariant, Reachable
 
 # -- Messages and statuses -----------------------------------------------------------------------
@@ -233,10 +233,10 @@ def announce(state: SystemState, i: int) -> SystemState:
     coordinator_messages = tuple(Message(Kind.COORDINATOR, i, j) for j in range(i))
     return attrs.evolve(
         state,
-        status=_replace(state.status, i, Status.NORMAL),
-        coordinator=_replace(state.coordinator, i, i),
+        status=replace_at(state.status, i, Status.NORMAL),
+        coordinator=replace_at(state.coordinator, i, i),
         network=sent(state, coordinator_messages),
-        announced=_replace(state.announced, i, alive(state)),
+        announced=replace_at(state.announced, i, alive(state)),
     )
 
 
@@ -253,7 +253,7 @@ def begin_election(state: SystemState, i: int) -> SystemState:
         return announce(state, i)
     return attrs.evolve(
         state,
-        status=_replace(state.status, i, Status.ELECTING),
+        status=replace_at(state.status, i, Status.ELECTING),
         network=sent(state, tuple(Message(Kind.ELECTION, i, j) for j in above)),
     )
 
@@ -261,8 +261,8 @@ def begin_election(state: SystemState, i: int) -> SystemState:
 def accept_coordinator(state: SystemState, i: int, c: int) -> SystemState:
     return attrs.evolve(
         state,
-        status=_replace(state.status, i, Status.NORMAL),
-        coordinator=_replace(state.coordinator, i, c),
+        status=replace_at(state.status, i, Status.NORMAL),
+        coordinator=replace_at(state.coordinator, i, c),
     )
 
 
@@ -450,8 +450,8 @@ def apply_crash(state: SystemState, action: Crash) -> SystemState:
     i = action.process
     return attrs.evolve(
         state,
-        status=_replace(state.status, i, Status.DOWN),
-        coordinator=_replace(state.coordinator, i, None),
+        status=replace_at(state.status, i, Status.DOWN),
+        coordinator=replace_at(state.coordinator, i, None),
         network=tuple(m for m in state.network if m.receiver != i),
         crashes=state.crashes + 1,
     )
@@ -462,7 +462,7 @@ def apply_recover(rules: Rules, state: SystemState, action: Recover) -> SystemSt
     i = action.process
     back = attrs.evolve(
         state,
-        status=_replace(state.status, i, Status.NORMAL),
+        status=replace_at(state.status, i, Status.NORMAL),
         recoveries=state.recoveries + 1,
     )
     return rules.on_recover(rules.election, back, i)
@@ -504,7 +504,7 @@ def apply_receive_answer(state: SystemState, action: ReceiveAnswer) -> SystemSta
     i = m.receiver
     delivered = attrs.evolve(state, network=_without(state.network, m))
     if delivered.status[i] is Status.ELECTING:
-        return attrs.evolve(delivered, status=_replace(delivered.status, i, Status.WAITING))
+        return attrs.evolve(delivered, status=replace_at(delivered.status, i, Status.WAITING))
     return delivered  # stale: i's election is over or was restarted and already answered
 
 
@@ -563,10 +563,6 @@ def actions(params: Params, rules: Rules, state: SystemState) -> Iterator[Action
         }[m.kind]
         candidates.append(kind(m))
     return (a for a in candidates if enabled(params, rules, state, a))
-
-
-def _replace(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
-    return (*values[:index], value, *values[index + 1 :])
 
 
 def _without(network: tuple[Message, ...], message: Message) -> tuple[Message, ...]:

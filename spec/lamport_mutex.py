@@ -85,6 +85,7 @@ from typing import Any
 
 import attrs
 
+from .common import replace_at
 from .properties import Invariant, Reachable
 
 Request = tuple[int, int]  # (timestamp, process): the paper's "Tm:Pi requests resource"
@@ -450,7 +451,7 @@ def next_state(rules: Rules, fifo: bool, state: SystemState, action: Action) -> 
         network = dequeue(network, action.message)
         process, sent = receive_rule(rules, process, i, action.message)
     return SystemState(
-        processes=_replace(state.processes, i, process),
+        processes=replace_at(state.processes, i, process),
         network=enqueue(network, sent, fifo),
         entries=entries,
     )
@@ -465,10 +466,6 @@ def waiting_requests(state: SystemState, exclude: int | None = None) -> tuple[Re
             if mine is not None:
                 found.append(mine)
     return tuple(sorted(found))
-
-
-def _replace(values: tuple[Process, ...], index: int, value: Process) -> tuple[Process, ...]:
-    return (*values[:index], value, *values[index + 1 :])
 
 
 def requests_made(state: SystemState, i: int) -> int:

@@ -104,6 +104,7 @@ from typing import Any
 
 import attrs
 
+from .common import replace_at
 from .properties import Invariant, Reachable
 
 # -- Logs and the election restriction (§5.4.1) --------------------------------------------------
@@ -235,10 +236,6 @@ def with_messages(messages: tuple[Message, ...], new: Iterable[Message]) -> tupl
 def _with(items: tuple[Any, ...], item: Any) -> tuple[Any, ...]:
     """A sorted tuple with ``item`` added (once)."""
     return items if item in items else tuple(sorted((*items, item)))
-
-
-def _replace(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
-    return (*values[:index], value, *values[index + 1 :])
 
 
 # -- The rules under check -----------------------------------------------------------------------
@@ -407,7 +404,7 @@ def apply_timeout(rules: ElectionRules, state: ElectionState, action: Timeout) -
     log = state.logs[i]
     return attrs.evolve(
         state,
-        servers=_replace(state.servers, i, Server(term, i, Role.CANDIDATE, (i,))),
+        servers=replace_at(state.servers, i, Server(term, i, Role.CANDIDATE, (i,))),
         messages=with_messages(state.messages, (RequestVote(term, i, log.term, log.index),)),
         votes=_with(state.votes, Vote(term, i, i)),
     )
@@ -419,7 +416,7 @@ def apply_update_term(
     i = action.server
     # set currentTerm = T, convert to follower (no vote cast in the new term yet)
     follower = Server(action.message.term, None, Role.FOLLOWER, ())
-    return attrs.evolve(state, servers=_replace(state.servers, i, follower))
+    return attrs.evolve(state, servers=replace_at(state.servers, i, follower))
 
 
 def grants_vote(rules: ElectionRules, state: ElectionState, action: HandleRequestVote) -> bool:
@@ -448,7 +445,7 @@ def apply_handle_request_vote(
         return attrs.evolve(state, messages=with_messages(state.messages, (reply,)))
     return attrs.evolve(
         state,
-        servers=_replace(state.servers, i, attrs.evolve(server, voted_for=m.candidate)),
+        servers=replace_at(state.servers, i, attrs.evolve(server, voted_for=m.candidate)),
         messages=with_messages(state.messages, (reply,)),
         votes=_with(state.votes, Vote(server.current_term, i, m.candidate)),
     )
@@ -461,7 +458,7 @@ def apply_handle_response(
     server = state.servers[i]
     votes = _with(server.votes_granted, action.message.voter)
     return attrs.evolve(
-        state, servers=_replace(state.servers, i, attrs.evolve(server, votes_granted=votes))
+        state, servers=replace_at(state.servers, i, attrs.evolve(server, votes_granted=votes))
     )
 
 
@@ -473,14 +470,16 @@ def apply_become_leader(
     won = Election(server.current_term, i, server.votes_granted)
     return attrs.evolve(
         state,
-        servers=_replace(state.servers, i, attrs.evolve(server, role=Role.LEADER)),
+        servers=replace_at(state.servers, i, attrs.evolve(server, role=Role.LEADER)),
         elections=_with(state.elections, won),
     )
 
 
 def apply_restart(rules: ElectionRules, state: ElectionState, action: Restart) -> ElectionState:
     i = action.server
-    return attrs.evolve(state, servers=_replace(state.servers, i, rules.restart(state.servers[i])))
+    return attrs.evolve(
+        state, servers=replace_at(state.servers, i, rules.restart(state.servers[i]))
+    )
 
 
 def apply_drop_message(

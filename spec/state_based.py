@@ -41,6 +41,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from .common import replace_at
 from .properties import Invariant, Reachable, StepProperty
 
 P = TypeVar("P")  # payload
@@ -140,10 +141,10 @@ def apply_update(crdt: CvRDT[Any, Any, Any], state: SystemState, action: Update)
     record = UpdateRecord(len(state.updates), i, action.op, state.seen[i])
     # (every field named, changed or not: attrs.evolve costs more than the rest of the step)
     return SystemState(
-        payloads=_replace(state.payloads, i, crdt.update(state.payloads[i], i, action.op)),
+        payloads=replace_at(state.payloads, i, crdt.update(state.payloads[i], i, action.op)),
         sent=state.sent,
         updates=(*state.updates, record),
-        seen=_replace(state.seen, i, state.seen[i] | {record.uid}),
+        seen=replace_at(state.seen, i, state.seen[i] | {record.uid}),
     )
 
 
@@ -171,10 +172,12 @@ def deliver_enabled(state: SystemState, action: Deliver) -> bool:
 def apply_deliver(crdt: CvRDT[Any, Any, Any], state: SystemState, action: Deliver) -> SystemState:
     i = action.replica
     return SystemState(
-        payloads=_replace(state.payloads, i, crdt.join(state.payloads[i], action.snapshot.payload)),
+        payloads=replace_at(
+            state.payloads, i, crdt.join(state.payloads[i], action.snapshot.payload)
+        ),
         sent=state.sent,
         updates=state.updates,
-        seen=_replace(state.seen, i, state.seen[i] | action.snapshot.seen),
+        seen=replace_at(state.seen, i, state.seen[i] | action.snapshot.seen),
     )
 
 
@@ -192,10 +195,6 @@ def next_state(crdt: CvRDT[Any, Any, Any], state: SystemState, action: Action) -
     if isinstance(action, Send):
         return apply_send(state, action)
     return apply_deliver(crdt, state, action)
-
-
-def _replace(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
-    return (*values[:index], value, *values[index + 1 :])
 
 
 # -- Invariants ----------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ from typing import Any
 
 import attrs
 
+from .common import replace_at
 from .properties import Invariant, Reachable
 
 VC = tuple[int, ...]
@@ -274,13 +275,9 @@ def _record(state: SystemState, event: Event) -> SystemState:
     i = event.process
     return attrs.evolve(
         state,
-        clocks=_replace(state.clocks, i, event.clock),
-        history=_replace(state.history, i, (*state.history[i], event)),
+        clocks=replace_at(state.clocks, i, event.clock),
+        history=replace_at(state.history, i, (*state.history[i], event)),
     )
-
-
-def _replace(values: tuple[Any, ...], index: int, value: Any) -> tuple[Any, ...]:
-    return (*values[:index], value, *values[index + 1 :])
 
 
 def sorted_network(messages: tuple[Message, ...]) -> tuple[Message, ...]:
