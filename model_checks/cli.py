@@ -116,8 +116,12 @@ class _Run:
 
     @property
     def label(self) -> str:
-        mutant = f" --mutant {self.mutant.name}" if self.mutant else ""
-        return f"{self.entry.name}/{self.config.name}{mutant}"
+        return _label(self.entry, self.config, self.mutant)
+
+
+def _label(entry: ProtocolEntry, config: Config, mutant: Mutant | None) -> str:
+    """How a run is named in progress lines, summaries and ITF sources."""
+    return f"{entry.name}/{config.name}" + (f" --mutant {mutant.name}" if mutant else "")
 
 
 def _progress(label: str) -> Any:
@@ -148,8 +152,7 @@ def _run_check(entry: ProtocolEntry, args: argparse.Namespace, config_name: str 
             raise UsageError(
                 f"unknown property {error.args[0]} for {entry.name} (known: {known})"
             ) from None
-    label = f"{entry.name}/{config.name}" + (f" --mutant {mutant.name}" if mutant else "")
-    report = None if args.quiet else _progress(label)
+    report = None if args.quiet else _progress(_label(entry, config, mutant))
     if args.simulate is not None:
         result = simulate(
             model,

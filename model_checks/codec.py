@@ -389,11 +389,3 @@ class CrdtCodec:
 
 def enum_values(kind: type[enum.Enum]) -> list[str]:
     return [member.value for member in kind]
-
-
-def fault_kinds() -> Mapping[str, list[str]]:
-    """The typed reasons of the CRDT nodes, for the schemas and the README."""
-    return {
-        "faults": enum_values(crdt_impl.FaultKind),
-        "rejections": enum_values(crdt_impl.RejectReason),
-    }
