@@ -275,7 +275,8 @@ def _is_int(value: object) -> bool:
     return type(value) is int
 
 
-def _message_fault(node: Node, m: Signed) -> FaultKind | None:
+def message_fault(node: Node, m: Signed) -> FaultKind | None:
+    """The first fault of one message on its own, before any certificate check (or None)."""
     vs = node.config.validators
     # Verify that the sender is a validator
     if not _is_int(m.sender) or not 0 <= m.sender < len(vs.powers):
@@ -318,7 +319,7 @@ def _validate(
     for m in messages:
         if not isinstance(m, Signed):
             return Fault(None, FaultKind.MALFORMED), ()
-        fault = _message_fault(node, m)
+        fault = message_fault(node, m)
         if fault is not None:
             return Fault(m.sender if _is_int(m.sender) else None, fault), ()
         key = (m.sender, m.kind, m.round)
