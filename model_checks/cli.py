@@ -137,9 +137,26 @@ def _progress(label: str) -> Any:
     return report
 
 
+def _sized_config(entry: ProtocolEntry, args: argparse.Namespace) -> Config:
+    """The config of ``--replicas N --byzantine F [--allow-unsafe]``."""
+    if entry.sized_config is None:
+        raise UsageError(f"{entry.name} has named configs only (see `list`): no --replicas")
+    if args.replicas is None or args.byzantine is None:
+        raise UsageError("--replicas and --byzantine go together")
+    try:
+        return entry.sized_config(args.replicas, args.byzantine, args.allow_unsafe)
+    except ValueError as error:  # UnsafeConfigError included: its message says what to do
+        raise UsageError(f"{entry.name}: {error}") from None
+
+
 def _run_check(entry: ProtocolEntry, args: argparse.Namespace, config_name: str | None) -> _Run:
     try:
-        config = entry.config(config_name)
+        if args.replicas is not None or args.byzantine is not None:
+            if config_name is not None:
+                raise UsageError("give --config or --replicas/--byzantine, not both")
+            config = _sized_config(entry, args)
+        else:
+            config = entry.config(config_name)
         mutant = entry.mutant(args.mutant)
     except KeyError as error:
         raise UsageError(error.args[0]) from None
@@ -201,8 +218,13 @@ def _table(runs: Sequence[_Run]) -> str:
 def cmd_check(args: argparse.Namespace) -> int:
     if args.all == (args.protocol is not None):
         raise UsageError("give exactly one of PROTOCOL or --all")
-    if args.all and (args.mutant or args.itf or args.config or args.invariant):
-        raise UsageError("--mutant, --config, --invariant and --itf need a single PROTOCOL")
+    sized = args.replicas is not None or args.byzantine is not None
+    if args.all and (args.mutant or args.itf or args.config or args.invariant or sized):
+        raise UsageError(
+            "--mutant, --config, --replicas, --invariant and --itf need a single PROTOCOL"
+        )
+    if args.allow_unsafe and not sized:
+        raise UsageError("--allow-unsafe goes with --replicas N --byzantine F")
     if args.simulate is None and args.steps is not None:
         raise UsageError("--steps only applies with --simulate")
     if args.simulate is not None and (args.depth is not None or args.max_states is not None):
@@ -462,6 +484,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_check.add_argument("protocol", nargs="?", metavar="PROTOCOL")
     p_check.add_argument("--all", action="store_true", help="every protocol, default configs")
     p_check.add_argument("--config", metavar="NAME")
+    p_check.add_argument(
+        "--replicas",
+        "--validators",
+        type=_positive_int,
+        metavar="N",
+        help="N processes (protocols with sized configs; with --byzantine)",
+    )
+    p_check.add_argument("--byzantine", type=_natural, metavar="F", help="F of them Byzantine")
+    p_check.add_argument(
+        "--allow-unsafe",
+        action="store_true",
+        help="accept an F the protocol cannot tolerate, to see the counterexample",
+    )
     p_check.add_argument("--depth", type=_natural, metavar="N", help="maximum depth")
     p_check.add_argument("--max-states", type=_positive_int, metavar="N", help="distinct states")
     p_check.add_argument("--max-seconds", type=_positive_float, metavar="S")

@@ -47,6 +47,10 @@ class ProtocolEntry:
     build: Callable[[Config, Mutant | None], Model[Any, Any]]
     # named variables of a state, for printing traces and for ITF export
     view: Callable[[Any], Mapping[str, Any]]
+    # a config for ``n`` processes of which ``f`` are Byzantine (``check --replicas N --byzantine
+    # F``); raises UnsafeConfigError when the protocol cannot tolerate f unless allow_unsafe,
+    # ValueError for sizes that make no sense. None: the protocol has named configs only.
+    sized_config: Callable[[int, int, bool], Config] | None = None
 
     @property
     def default_config(self) -> Config:
@@ -69,3 +73,8 @@ class ProtocolEntry:
                 return mutant
         known = ", ".join(m.name for m in self.mutants) or "none"
         raise KeyError(f"unknown mutant {name!r} for {self.name} (known: {known})")
+
+
+class UnsafeConfigError(ValueError):
+    """A size the protocol cannot tolerate (e.g. 3f >= n for a BFT protocol), asked for without
+    ``allow_unsafe``: the message says the bound and how to ask for the counterexample."""

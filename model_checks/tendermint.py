@@ -54,7 +54,7 @@ from ..spec import tendermint as spec
 from ..spec.properties import Invariant, Reachable, StepProperty
 from .engine import Bounds, Model
 from .machines import require
-from .registry_types import Config, Mutant, ProtocolEntry
+from .registry_types import Config, Mutant, ProtocolEntry, UnsafeConfigError
 
 # -- Mutants -------------------------------------------------------------------------------------
 
@@ -864,6 +864,31 @@ CONFIGS = (
     ),
 )
 
+
+def sized_config(validators: int, byzantine: int, allow_unsafe: bool = False) -> Config:
+    """``check tendermint --validators N --byzantine F``: N validators of power 1, validators
+    0..F-1 Byzantine (so the first proposers are faulty) and equivocating, 1 height, rounds 0..1.
+
+    Algorithm 1 is safe when the faulty power is below 1/3 of the total (§2 of the paper), i.e.
+    3F < N with equal power; anything else is refused unless ``allow_unsafe``.
+    """
+    if validators < 1 or byzantine < 0:
+        raise ValueError(f"need N >= 1 and F >= 0, got N = {validators}, F = {byzantine}")
+    if byzantine >= validators:
+        raise ValueError(f"F = {byzantine} leaves no correct validator among N = {validators}")
+    if 3 * byzantine >= validators and not allow_unsafe:
+        raise UnsafeConfigError(
+            f"Tendermint tolerates faulty power below 1/3 (3F < N); N = {validators}, "
+            f"F = {byzantine} is beyond it: add --allow-unsafe to see the counterexample"
+        )
+    return Config(
+        f"n{validators}-f{byzantine}",
+        f"{validators} validators of power 1, validators 0..{byzantine - 1} Byzantine and "
+        "equivocating, 1 height, rounds 0..1",
+        {"validators": validators, "byzantine": tuple(range(byzantine)), "max_round": 1},
+    )
+
+
 PROTOCOL = ProtocolEntry(
     name="tendermint",
     summary="Tendermint BFT consensus with locks and valid values (Algorithm 1)",
@@ -872,6 +897,7 @@ PROTOCOL = ProtocolEntry(
     mutants=MUTANTS,
     build=build,
     view=view,
+    sized_config=sized_config,
 )
 
 

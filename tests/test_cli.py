@@ -105,6 +105,12 @@ def test_simulation_too_short_to_reach_a_sometimes_property_fails(capsys):
         (["check"], "exactly one of PROTOCOL or --all"),
         (["check", "--all", "--mutant", "sum-merge"], "need a single PROTOCOL"),
         (["check", "gcounter", "--steps", "3"], "--steps only applies with --simulate"),
+        (["check", "tendermint", "--validators", "4", "--byzantine", "2"], "--allow-unsafe"),
+        (["check", "tendermint", "--validators", "3", "--byzantine", "3"], "no correct validator"),
+        (["check", "tendermint", "--validators", "4"], "go together"),
+        (["check", "tendermint", "--allow-unsafe"], "goes with --replicas"),
+        (["check", "gcounter", "--replicas", "3", "--byzantine", "0"], "named configs only"),
+        (["check", "--all", "--replicas", "4", "--byzantine", "1"], "need a single PROTOCOL"),
     ],
 )
 def test_bad_usage_exits_2_with_one_line(capsys, argv, message):
@@ -113,6 +119,13 @@ def test_bad_usage_exits_2_with_one_line(capsys, argv, message):
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_an_unsafe_size_asked_for_on_purpose_shows_the_counterexample(capsys):
+    argv = ["check", "tendermint", "--validators", "4", "--byzantine", "2", "--allow-unsafe"]
+    code, out, _ = run(capsys, *argv, "--quiet")
+    assert code == 1
+    assert "tendermint/n4-f2" in out and "agreement" in out
 
 
 def test_unwritable_itf_file_is_bad_input(capsys, tmp_path):
