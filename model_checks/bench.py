@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,34 @@ def bench_validation(events: int) -> dict[str, Any]:
                 "generation_seconds": round(written, 1),
             }
     return figures
+
+
+# -- Protocol figures ----------------------------------------------------------------------------
+#
+# Beside the model-checking rate, some protocols have figures of their own that the issues ask
+# the benchmark to print (proofs verified per second, a large sync, simulated epochs…). Each is a
+# function of the time budget in seconds returning named figures (units in the names); modules
+# are imported only when their figure is asked for.
+
+
+def _threshold_crypto(seconds: float) -> dict[str, Any]:
+    from .threshold_crypto import bench_threshold
+
+    return bench_threshold(min(seconds, 5.0))
+
+
+FIGURES: dict[str, Callable[[float], dict[str, Any]]] = {
+    "threshold-crypto": _threshold_crypto,
+}
+
+
+def flatten(figures: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested figures as ``a.b.c = value`` rows, for printing."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in figures.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            rows.extend(flatten(value, name + "."))
+        else:
+            rows.append((name, value))
+    return rows

@@ -419,6 +419,12 @@ def cmd_conform(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import FIGURES, flatten
+
+    unknown = sorted(set(args.protocol) - set(PROTOCOLS) - set(FIGURES))
+    if unknown:
+        known = ", ".join(sorted({*PROTOCOLS, *FIGURES}))
+        raise UsageError(f"nothing to benchmark called {', '.join(unknown)} (known: {known})")
     document = []
     for entry in PROTOCOLS.values():
         if args.protocol and entry.name not in args.protocol:
@@ -447,6 +453,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"  ({complete})",
                 flush=True,
             )
+    figures: dict[str, Any] = {}
+    for name, measure in FIGURES.items():
+        if args.figures and (not args.protocol or name in args.protocol):
+            figures[name] = measure(args.seconds)
+            if not args.json:
+                for key, value in flatten(figures[name]):
+                    shown = f"{value:,}" if isinstance(value, int | float) else value
+                    print(f"{name:<14} {key} = {shown}", flush=True)
     validation = None
     if args.trace_events:
         from .bench import bench_validation
@@ -462,7 +476,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     flush=True,
                 )
     if args.json:
-        print(json.dumps({"bench": document, "trace_validation": validation}, indent=2))
+        report = {"bench": document, "figures": figures, "trace_validation": validation}
+        print(json.dumps(report, indent=2))
     return 0
 
 
@@ -554,6 +569,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1_000_000,
         metavar="N",
         help="length of the G-Counter trace to validate (0: skip)",
+    )
+    p_bench.add_argument(
+        "--no-figures",
+        dest="figures",
+        action="store_false",
+        help="model-checking rates only, not the protocols' own figures",
     )
     p_bench.add_argument("--json", action="store_true")
     p_bench.set_defaults(handler=cmd_bench)

@@ -184,6 +184,16 @@ def test_bench_reports_rates(capsys):
     assert row["distinct_states_per_second"] > 0
 
 
+def test_bench_prints_a_protocols_own_figures_and_refuses_unknown_names(capsys):
+    argv = ("bench", "threshold-crypto", "--seconds", "1", "--trace-events", "0", "--json")
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    figures = json.loads(out)["figures"]["threshold-crypto"]
+    assert figures["n4_f1"]["coin_flips_per_second"] > 0
+    code, _, err = run(capsys, "bench", "nosuch")
+    assert code == 2 and "nothing to benchmark called nosuch" in err
+
+
 def test_prove_all_exits_0(capsys):
     code, out, _ = run(capsys, "prove", "--all")
     assert code == 0 and "proved" in out.splitlines()[-1]
