@@ -368,9 +368,51 @@ def _load_whole(trace: Any) -> Any:
     return document
 
 
+def cmd_validate_acc(args: argparse.Namespace) -> int:
+    """``validate tendermint TRACE --acc-mapping FILE``: a TendermintAcc / Quint ITF trace."""
+    from .codec import DecodeError
+    from .tendermint_acc import decode_mapping, validate_acc_trace
+
+    if args.protocol != "tendermint":
+        raise UsageError("--acc-mapping reads traces of the community Tendermint specs only")
+    import orjson
+
+    def load(path: str) -> Any:
+        try:
+            with open(path, "rb") as handle:
+                return orjson.loads(handle.read())
+        except OSError as error:
+            raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+        except orjson.JSONDecodeError as error:
+            raise UsageError(f"{path} is not JSON ({error.msg})") from None
+
+    try:
+        mapping = decode_mapping(load(args.acc_mapping))
+    except DecodeError as error:
+        raise UsageError(f"bad mapping {args.acc_mapping}: {error}") from None
+    try:
+        result = validate_acc_trace(load(args.trace), mapping)
+    except DecodeError as error:
+        raise UsageError(f"malformed trace {args.trace}: {error}") from None
+    failure = result.failure
+    if args.json:
+        document: dict[str, Any] = {"ok": failure is None, "states": result.states}
+        document["failure"] = attrs.asdict(failure) if failure is not None else None
+        print(json.dumps(document, indent=2))
+    elif failure is None:
+        print(f"{args.trace}: OK -- {result.states} states follow the tendermint spec")
+    else:
+        print(f"{args.trace}: state {failure.index} ({failure.fired_action}): {failure.reason}")
+        print(f"  changed: {failure.changed}")
+    return 0 if failure is None else 1
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .oracle import oracle
     from .validate import TraceFormatError, validate_itf, validate_lines
+
+    if args.acc_mapping is not None:
+        return cmd_validate_acc(args)
 
     try:
         _, binding = oracle(args.protocol)
@@ -547,6 +589,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_validate = commands.add_parser("validate", help="check a recorded trace against the spec")
     p_validate.add_argument("protocol", metavar="PROTOCOL")
     p_validate.add_argument("trace", metavar="TRACE_FILE")
+    p_validate.add_argument(
+        "--acc-mapping",
+        metavar="FILE",
+        help="TRACE is an ITF trace of TendermintAcc/Quint's Tendermint; FILE maps its processes",
+    )
     p_validate.add_argument("--json", action="store_true")
     p_validate.set_defaults(handler=cmd_validate)
 
