@@ -10,6 +10,9 @@ from . import (
     orset,
     pncounter,
     raft_election,
+    slush,
+    snowball,
+    snowflake,
     tendermint,
     vector_clock,
 )
@@ -28,6 +31,9 @@ ORACLES: dict[str, tuple[ProtocolEntry, OracleBinding]] = {
         (raft_election.PROTOCOL, raft_election.ORACLE),
         (lamport_mutex.PROTOCOL, lamport_mutex.ORACLE),
         (tendermint.PROTOCOL, tendermint.ORACLE),
+        (slush.PROTOCOL, slush.ORACLE),
+        (snowflake.PROTOCOL, snowflake.ORACLE),
+        (snowball.PROTOCOL, snowball.ORACLE),
     )
 }
 

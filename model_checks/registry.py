@@ -10,6 +10,9 @@ from . import (
     orset,
     pncounter,
     raft_election,
+    slush,
+    snowball,
+    snowflake,
     tendermint,
     vector_clock,
 )
@@ -27,6 +30,9 @@ PROTOCOLS: dict[str, ProtocolEntry] = {
         raft_election.PROTOCOL,
         lamport_mutex.PROTOCOL,
         tendermint.PROTOCOL,
+        slush.PROTOCOL,
+        snowflake.PROTOCOL,
+        snowball.PROTOCOL,
     )
 }
 

@@ -26,6 +26,9 @@ from . import (
     orset,
     pncounter,
     raft_election,
+    slush,
+    snowball,
+    snowflake,
     tendermint,
     vector_clock,
 )
@@ -41,6 +44,9 @@ PROTOCOL_MODULES = (
     raft_election,
     lamport_mutex,
     tendermint,
+    slush,
+    snowflake,
+    snowball,
 )
 
 PROOFS: tuple[Proof, ...] = tuple(p for module in PROTOCOL_MODULES for p in module.PROOFS)
