@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import (
+    avalanche,
     bully,
     gcounter,
     lamport_mutex,
@@ -34,6 +35,7 @@ ORACLES: dict[str, tuple[ProtocolEntry, OracleBinding]] = {
         (slush.PROTOCOL, slush.ORACLE),
         (snowflake.PROTOCOL, snowflake.ORACLE),
         (snowball.PROTOCOL, snowball.ORACLE),
+        (avalanche.PROTOCOL, avalanche.ORACLE),
     )
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import (
+    avalanche,
     bully,
     gcounter,
     lamport_mutex,
@@ -33,6 +34,7 @@ PROTOCOLS: dict[str, ProtocolEntry] = {
         slush.PROTOCOL,
         snowflake.PROTOCOL,
         snowball.PROTOCOL,
+        avalanche.PROTOCOL,
     )
 }
 

@@ -139,8 +139,10 @@ def validate_lines(protocol: str, lines: Iterable[str], checker: StepChecker) ->
 
     # Equal documents decode to equal values, so two caches skip most decoding in long traces:
     # each node's last reported state (a stutter reports it again), and recent events of each
-    # type (gossip ticks, increments and re-delivered messages recur). Both are bounded.
-    last_state_docs: list[Any] = [codec.encode_state(node) for node in nodes]
+    # type (gossip ticks, increments and re-delivered messages recur). Both are bounded. They
+    # compare canonical bytes, not documents: Python's == holds for 1 == True == 1.0, which
+    # would let a forged `1` reuse the decoding of an honest `true`.
+    last_state_docs: list[bytes] = [_canonical(codec.encode_state(node)) for node in nodes]
     recent_events: dict[Any, list[tuple[Any, Any]]] = {}
     steps = 0
     for line_number, text in numbered:
@@ -155,20 +157,22 @@ def validate_lines(protocol: str, lines: Iterable[str], checker: StepChecker) ->
         event_doc = doc["event"]
         kind = event_doc.get("type") if type(event_doc) is dict else None
         recent = recent_events.setdefault(kind if type(kind) is str else None, [])
-        for cached_doc, cached_event in recent:
-            if cached_doc == event_doc:
+        event_key = _canonical(event_doc)
+        for cached_key, cached_event in recent:
+            if cached_key == event_key:
                 event = cached_event
                 break
         else:
             event = _decoded(line_number, codec.decode_event, event_doc, "$.event")
-            recent.insert(0, (event_doc, event))
+            recent.insert(0, (event_key, event))
             del recent[8:]
         state_doc = doc["state"]
-        if state_doc == last_state_docs[index]:
+        state_key = _canonical(state_doc)
+        if state_key == last_state_docs[index]:
             post = nodes[index]
         else:
             post = _decoded(line_number, codec.decode_state, state_doc, "$.state")
-            last_state_docs[index] = state_doc
+            last_state_docs[index] = state_key
         effects = doc.get("effects")
         if effects is not None and type(effects) is not dict:
             raise TraceFormatError(line_number, "$.effects: expected an object")
@@ -181,6 +185,11 @@ def validate_lines(protocol: str, lines: Iterable[str], checker: StepChecker) ->
             )
         nodes = (*nodes[:index], post, *nodes[index + 1 :])
     return ValidationResult(steps, None)
+
+
+def _canonical(document: Any) -> bytes:
+    """The document's canonical bytes: equal only when the documents are equal as JSON."""
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
 
 # -- ITF traces ------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ exception.
 from __future__ import annotations
 
 from . import (
+    avalanche,
     bully,
     gcounter,
     lamport_mutex,
@@ -47,6 +48,7 @@ PROTOCOL_MODULES = (
     slush,
     snowflake,
     snowball,
+    avalanche,
 )
 
 PROOFS: tuple[Proof, ...] = tuple(p for module in PROTOCOL_MODULES for p in module.PROOFS)

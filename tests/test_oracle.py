@@ -389,3 +389,35 @@ def test_itf_counterexample_of_a_comparison_bug_has_correct_steps(tmp_path, caps
     assert main(argv) == 1
     capsys.readouterr()
     assert main(["validate", "vector-clock", str(itf)]) == 0
+
+
+def test_the_validators_caches_tell_true_from_one():
+    """JSON's true, 1 and 1.0 are different documents although Python's == calls them equal:
+    a forged `1` must be decoded (and judged) on its own, not reuse an honest `true`."""
+    from mnemosyne_consensus.model_checks.validate import StepChecker
+
+    class Codec:
+        def encode_state(self, node):
+            return node
+
+        def decode_state(self, doc, path):
+            return doc
+
+        def decode_event(self, doc, path):
+            return (type(doc["vote"]).__name__, doc["vote"])
+
+    def check(nodes, index, event, post, effects):
+        return None if event[0] == "bool" else ("vote_is_a_boolean", "a boolean", repr(event))
+
+    checker = StepChecker(Codec(), lambda i, n: 0, check)
+    header = {"format": "mnemosyne-oracle/1", "protocol": "p", "nodes": 1}
+    lines = [
+        json.dumps(line)
+        for line in (
+            header,
+            {"node": 0, "event": {"vote": True}, "state": 0},
+            {"node": 0, "event": {"vote": 1}, "state": 0},
+        )
+    ]
+    result = validate_lines("p", lines, checker)
+    assert result.failure is not None and result.failure.line == 3
