@@ -112,7 +112,64 @@ def _threshold_crypto(seconds: float) -> dict[str, Any]:
     return bench_threshold(min(seconds, 5.0))
 
 
+def _avalanche(seconds: float) -> dict[str, Any]:
+    from .avalanche import bench_avalanche
+
+    return bench_avalanche(nodes=200, seconds=10.0)  # 10 simulated seconds, a few real ones
+
+
+def _merkle_crdt(seconds: float) -> dict[str, Any]:
+    from .merkle_crdt import bench_merkle_crdt
+
+    return bench_merkle_crdt(min(seconds, 2.0))
+
+
+def _snowball(seconds: float) -> dict[str, Any]:
+    from .snow_sim import bench_snowball
+
+    return bench_snowball(nodes=2000, k=20, beta=20)
+
+
+def _merkle_tree(seconds: float) -> dict[str, Any]:
+    from .merkle_tree import bench_merkle_tree
+
+    return bench_merkle_tree(min(seconds, 2.0))
+
+
+def _merkle_sync(seconds: float) -> dict[str, Any]:
+    from .merkle_sync import bench_merkle_sync
+
+    # the figure: 1,000,000 keys, 100 differing (about a minute and 1.4 GB here)
+    return bench_merkle_sync(keys=1_000_000, differing=100)
+
+
+def _rbc(seconds: float) -> dict[str, Any]:
+    from .rbc import bench_rbc
+
+    return bench_rbc()
+
+
+def _aba(seconds: float) -> dict[str, Any]:
+    from .aba import bench_aba_round_game
+
+    return bench_aba_round_game()  # the one-round adversary game, with and without CONF
+
+
+def _honeybadger(seconds: float) -> dict[str, Any]:
+    from .honeybadger import bench_honeybadger
+
+    return {f"n{n}": bench_honeybadger(nodes=n, batch=100) for n in (4, 16)}
+
+
 FIGURES: dict[str, Callable[[float], dict[str, Any]]] = {
+    "snowball": _snowball,
+    "avalanche": _avalanche,
+    "merkle-tree": _merkle_tree,
+    "merkle-sync": _merkle_sync,
+    "merkle-crdt": _merkle_crdt,
+    "rbc": _rbc,
+    "aba": _aba,
+    "honeybadger": _honeybadger,
     "threshold-crypto": _threshold_crypto,
 }
 

@@ -501,6 +501,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             figures[name] = measure(args.seconds)
             if not args.json:
                 for key, value in flatten(figures[name]):
+                    if isinstance(value, float):
+                        value = round(value, 3)
                     shown = f"{value:,}" if isinstance(value, int | float) else value
                     print(f"{name:<14} {key} = {shown}", flush=True)
     validation = None
@@ -521,6 +523,45 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report = {"bench": document, "figures": figures, "trace_validation": validation}
         print(json.dumps(report, indent=2))
     return 0
+
+
+# -- simulate ------------------------------------------------------------------------------------
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Large seeded simulations of Slush, Snowflake and Snowball (numpy, many seeds)."""
+    from .snow_sim import simulate
+
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            message = "--plot needs matplotlib: pip install 'mnemosyne-consensus[plot]'"
+            raise UsageError(message) from None
+    try:
+        report = simulate(
+            protocol=args.protocol,
+            nodes=args.nodes,
+            k=args.k,
+            alpha_p=args.alpha_p,
+            alpha_c=args.alpha_c if args.alpha_c is not None else args.alpha_p,
+            beta=args.beta,
+            byzantine_fraction=args.byzantine_fraction,
+            adversary=args.adversary,
+            seeds=args.seeds,
+            max_rounds=args.max_rounds,
+            plot=Path(args.plot) if args.plot is not None else None,
+            scheduler=args.scheduler,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot write {args.plot}: {error.strerror or error}") from None
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.to_text())
+    return 1 if args.fail_on_conflict and report.conflicts else 0
 
 
 # -- entry point ---------------------------------------------------------------------------------
@@ -606,6 +647,29 @@ def build_parser() -> argparse.ArgumentParser:
     p_conform.add_argument("--timeout", type=_positive_float, default=10.0, metavar="SECONDS")
     p_conform.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p_conform.set_defaults(handler=cmd_conform)
+
+    p_sim = commands.add_parser(
+        "simulate", help="seeded large-scale runs of slush, snowflake or snowball (statistics)"
+    )
+    p_sim.add_argument("protocol", choices=("slush", "snowflake", "snowball"))
+    p_sim.add_argument("--nodes", type=_positive_int, default=2000, metavar="N")
+    p_sim.add_argument("--k", type=_positive_int, default=20, metavar="K", help="sample size")
+    p_sim.add_argument("--alpha-p", type=_positive_int, default=15, metavar="A")
+    p_sim.add_argument(
+        "--alpha-c", type=_positive_int, default=None, metavar="A", help="default: --alpha-p"
+    )
+    p_sim.add_argument("--beta", type=_positive_int, default=20, metavar="B")
+    p_sim.add_argument("--byzantine-fraction", type=float, default=0.0, metavar="F")
+    p_sim.add_argument("--adversary", choices=("balance", "echo", "silent"), default="balance")
+    p_sim.add_argument("--seeds", type=_positive_int, default=20, metavar="S", help="runs 1..S")
+    p_sim.add_argument("--max-rounds", type=_positive_int, default=1000, metavar="R")
+    p_sim.add_argument("--scheduler", choices=("synchronous", "sequential"), default="synchronous")
+    p_sim.add_argument("--plot", metavar="FILE.png", help="colour fractions per round (matplotlib)")
+    p_sim.add_argument(
+        "--fail-on-conflict", action="store_true", help="exit 1 if any run decided both colours"
+    )
+    p_sim.add_argument("--json", action="store_true")
+    p_sim.set_defaults(handler=cmd_simulate)
 
     p_bench = commands.add_parser("bench", help="distinct states/s on each default config")
     p_bench.add_argument("protocol", nargs="*", metavar="PROTOCOL")

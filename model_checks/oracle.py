@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from . import (
+    aba,
+    acs,
     avalanche,
     bully,
     gcounter,
     lamport_mutex,
     lww_register,
+    merkle_crdt,
+    merkle_sync,
+    merkle_tree,
     orset,
+    pbft,
     pncounter,
     raft_election,
+    rbc,
     slush,
     snowball,
     snowflake,
@@ -36,6 +43,13 @@ ORACLES: dict[str, tuple[ProtocolEntry, OracleBinding]] = {
         (snowflake.PROTOCOL, snowflake.ORACLE),
         (snowball.PROTOCOL, snowball.ORACLE),
         (avalanche.PROTOCOL, avalanche.ORACLE),
+        (merkle_crdt.PROTOCOL, merkle_crdt.ORACLE),
+        (merkle_tree.PROTOCOL, merkle_tree.ORACLE),
+        (pbft.PROTOCOL, pbft.ORACLE),
+        (rbc.PROTOCOL, rbc.ORACLE),
+        (aba.PROTOCOL, aba.ORACLE),
+        (merkle_sync.PROTOCOL, merkle_sync.ORACLE),
+        (acs.PROTOCOL, acs.ORACLE),
     )
 }
 

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from . import (
+    aba,
+    acs,
     avalanche,
     bully,
     gcounter,
+    honeybadger,
     lamport_mutex,
     lww_register,
+    merkle_crdt,
+    merkle_sync,
+    merkle_tree,
     orset,
+    pbft,
     pncounter,
     raft_election,
+    rbc,
     slush,
     snowball,
     snowflake,
@@ -35,6 +43,14 @@ PROTOCOLS: dict[str, ProtocolEntry] = {
         snowflake.PROTOCOL,
         snowball.PROTOCOL,
         avalanche.PROTOCOL,
+        merkle_crdt.PROTOCOL,
+        merkle_tree.PROTOCOL,
+        pbft.PROTOCOL,
+        rbc.PROTOCOL,
+        aba.PROTOCOL,
+        merkle_sync.PROTOCOL,
+        acs.PROTOCOL,
+        honeybadger.PROTOCOL,
     )
 }
 

@@ -19,14 +19,20 @@ exception.
 from __future__ import annotations
 
 from . import (
+    aba,
+    acs,
     avalanche,
     bully,
     gcounter,
     lamport_mutex,
     lww_register,
+    merkle_crdt,
+    merkle_tree,
     orset,
+    pbft,
     pncounter,
     raft_election,
+    rbc,
     slush,
     snowball,
     snowflake,
@@ -49,6 +55,12 @@ PROTOCOL_MODULES = (
     snowflake,
     snowball,
     avalanche,
+    merkle_crdt,
+    merkle_tree,
+    pbft,
+    rbc,
+    aba,
+    acs,
 )
 
 PROOFS: tuple[Proof, ...] = tuple(p for module in PROTOCOL_MODULES for p in module.PROOFS)

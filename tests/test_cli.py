@@ -225,3 +225,22 @@ def test_prove_json(capsys):
 def test_prove_bad_usage_exits_2(capsys, argv, message):
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_simulate_snowball_reports_statistics_and_draws_the_plot(capsys, tmp_path):
+    picture = tmp_path / "snowball.png"
+    argv = ["simulate", "snowball", "--nodes", "200", "--seeds", "3", "--plot", str(picture)]
+    code, out, _ = run(capsys, *argv, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["finalised_runs"] == 3 and report["conflicts"] == 0
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    code, _, err = run(capsys, "simulate", "snowball", "--alpha-p", "5")
+    assert code == 2 and "αp > k/2" in err
+
+
+def test_simulate_fail_on_conflict_exits_1_when_weak_parameters_split_the_network(capsys):
+    argv = ["simulate", "snowball", "--nodes", "100", "--k", "5", "--alpha-p", "3", "--beta", "1"]
+    argv += ["--byzantine-fraction", "0.2", "--adversary", "echo", "--seeds", "10"]
+    code, out, _ = run(capsys, *argv, "--fail-on-conflict")
+    assert code == 1 and "conflicting decisions: 0/" not in out
