@@ -88,7 +88,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps({"protocols": document}, indent=2))
+        # config parameters are data, but a few are protocol values (an operation, a message):
+        # those are shown as their repr rather than refused
+        print(json.dumps({"protocols": document}, indent=2, default=repr))
         return 0
     for item in document:
         print(f"{item['protocol']} -- {item['summary']}")
