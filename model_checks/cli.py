@@ -330,18 +330,28 @@ def cmd_vectors(args: argparse.Namespace) -> int:
     from .oracle import ORACLES, oracle
     from .vectors import write_vectors
 
+    crypto = args.protocol in (None, "threshold-crypto")  # pure functions, not a node protocol
     try:
-        chosen = [oracle(args.protocol)] if args.protocol else list(ORACLES.values())
+        if args.protocol == "threshold-crypto":
+            chosen = []
+        else:
+            chosen = [oracle(args.protocol)] if args.protocol else list(ORACLES.values())
     except KeyError as error:
-        raise UsageError(error.args[0]) from None
+        raise UsageError(f"{error.args[0][:-1]}, threshold-crypto)") from None
     out = Path(args.out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
         counts = write_vectors(out, chosen)
+        if crypto:
+            from .threshold_crypto import write_crypto_vectors
+
+            path = write_crypto_vectors(out / "threshold-crypto")
     except OSError as error:
         raise UsageError(f"cannot write vectors to {out}: {error.strerror or error}") from None
     for name, count in counts.items():
         print(f"{name}: {count} cases and traces in {out / name}")
+    if crypto:
+        print(f"threshold-crypto: coin, decryption and erasure cases in {path}")
     return 0
 
 

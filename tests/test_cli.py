@@ -244,3 +244,14 @@ def test_simulate_fail_on_conflict_exits_1_when_weak_parameters_split_the_networ
     argv += ["--byzantine-fraction", "0.2", "--adversary", "echo", "--seeds", "10"]
     code, out, _ = run(capsys, *argv, "--fail-on-conflict")
     assert code == 1 and "conflicting decisions: 0/" not in out
+
+
+def test_vectors_generate_writes_the_threshold_crypto_cases(capsys, tmp_path):
+    from mnemosyne_consensus.model_checks.threshold_crypto import check_crypto_vector
+
+    code, out, _ = run(
+        capsys, "vectors", "generate", str(tmp_path), "--protocol", "threshold-crypto"
+    )
+    assert code == 0 and "threshold-crypto" in out
+    document = json.loads((tmp_path / "threshold-crypto" / "threshold-crypto.json").read_text())
+    assert document["cases"] and all(check_crypto_vector(case) for case in document["cases"])
