@@ -21,7 +21,8 @@ Events (one per rule of the spec)
     ``Timeout()``                            section 4.4: VIEW-CHANGE for v + 1;
     ``ViewChangesReceived(view_changes)``    section 4.5.2: f + 1 for higher views: join;
     ``ViewChangeQuorum(view_changes, state)``  section 4.4: the new primary's NEW-VIEW;
-    ``NewViewReceived(new_view, state)``     section 4.4: a backup enters the new view.
+    ``NewViewReceived(new_view, state)``     section 4.4: a backup checks O against V, enters
+                                             the new view and PREPAREs O's pre-prepares.
 An event whose rule does not apply now (a certificate for a request the replica has not
 accepted, an execution out of order, an old checkpoint) changes nothing and is no fault: the
 network is asynchronous. A client (:class:`Client`) accepts on f + 1 matching REPLYs.
@@ -714,7 +715,9 @@ def new_view_fault(config: NodeConfig, nv: Signed) -> FaultKind | None:
 
 def _on_new_view(node: Node, event: NewViewReceived) -> Result:
     """Section 4.4: a backup accepts a valid NEW-VIEW for a view above its own (or its own
-    while changing), enters it and takes min-s's checkpoint if newer."""
+    while changing), enters it, takes min-s's checkpoint if newer, adds O's pre-prepares to its
+    log and multicasts a PREPARE for each within its water marks (so it accepts no other
+    pre-prepare for those sequence numbers in the new view)."""
     c = node.config
     nv = event.new_view
     bad = new_view_fault(c, nv)
@@ -728,7 +731,11 @@ def _on_new_view(node: Node, event: NewViewReceived) -> Result:
     taken = _take_checkpoint(node, nv.seq, nv.digest, best.proof, event.state)
     if isinstance(taken, FaultKind):
         return _fault(None, taken)
-    return attrs.evolve(taken, view=nv.view, active=True), NOTHING
+    taken = attrs.evolve(taken, view=nv.view, active=True)
+    o = [cert[0] for cert in nv.certs if _in_window(taken, cert[0].seq)]
+    prepares = tuple(_signed(node, Signed(PREPARE, nv.view, pp.seq, pp.digest, c.me)) for pp in o)
+    accepted = tuple(sorted({*taken.accepted, *((nv.view, pp.seq, pp.digest) for pp in o)}))
+    return attrs.evolve(taken, accepted=accepted), Effects(broadcasts=prepares)
 
 
 _HANDLERS = {

@@ -9,7 +9,13 @@ are the fixed alphabet :func:`spec.byzantine_alphabet` (not state). Replica 0 is
 the 4-replica configs, so it is the primary of view 0 and equivocates (pre-prepares a request
 and the null request for one sequence number, prepares and commits everything, sends every
 checkpoint and every view change its signed messages can back); the primary of view 1 is
-correct, so the view change to view 1 re-proposes what view 0 committed.
+correct, so the view change to view 1 re-proposes what view 0 committed. The
+``byzantine-new-view`` config makes replica 1, the primary of view 1, Byzantine instead: it
+signs NEW-VIEWs from the alphabet (:func:`spec.byzantine_new_views`: well-formed, O ignoring
+V's certificates, O with gaps, V not a quorum) which correct backups must check; the impl is
+handed every bad one that can be shown and must refuse it (``faults_change_nothing``), and the
+mutant ``backup-accepts-any-new-view`` drops the check. ``views-0-2`` shows the f + 1 rule
+skipping a view (see :func:`spec.joined_by_f_plus_1`).
 
 Every spec invariant is checked in every state and the step property on every transition; the
 impl refines the spec (``refinement``, ``faults_change_nothing``, see :func:`build`).
@@ -74,6 +80,14 @@ MUTANTS = (
         config="default",
     ),
     Mutant(
+        "backup-accepts-any-new-view",
+        "backups accept a Byzantine primary's NEW-VIEW without checking O against V (nor that V "
+        "is a quorum): an O that ignores the committed request's certificate re-opens its "
+        "sequence number",
+        "view_change_preserves_commits",
+        config="byzantine-new-view",
+    ),
+    Mutant(
         "checkpoint-stable-on-f-plus-1",
         "a checkpoint is stable on f + 1 matching CHECKPOINTs (one of them the faulty replica's)",
         "gc_keeps_needed_state",
@@ -109,6 +123,7 @@ MUTATIONS: dict[str, dict[str, Any]] = {
     "quorum-2f-histories": {"quorum_override": "2f"},
     "commit-without-prepared": {"require_prepared": False},
     "newview-ignores-certificates": {"newview_uses_certificates": False},
+    "backup-accepts-any-new-view": {"check_new_view": False},
     "checkpoint-stable-on-f-plus-1": {"weak_checkpoint": True},
     "accept-outside-watermarks": {"check_watermarks": False},
     "client-accepts-on-f": {"client_replies": "f"},
@@ -152,7 +167,13 @@ def params_of(config: Config) -> spec.Params:
 
 
 def describe(action: Any) -> str:
-    fields = ", ".join(f"{k}={v!r}" for k, v in attrs.asdict(action).items())
+    def show(key: str, value: Any) -> str:
+        if key == "vset":  # V of a Byzantine NEW-VIEW: (sender, min-s, digest, P) per message
+            value = [(m.sender, m.seq, m.digest, m.certs) for m in value]
+        return f"{key}={value!r}"
+
+    items = attrs.asdict(action, recurse=False).items()
+    fields = ", ".join(show(k, v) for k, v in items if not (k == "vset" and not v))
     return f"{type(action).__name__}({fields})"
 
 
@@ -300,16 +321,17 @@ def view(state: Any) -> Mapping[str, Any]:
 
 
 _FOUR = {"replicas": 4, "f": 1}
-DEFAULT_STATES = 58085  # distinct states of the default config (with symmetry)
+DEFAULT_STATES = 51228  # distinct states of the default config (with symmetry)
 TINY_STATES = 452  # distinct states of the tiny config
+BYZANTINE_NEW_VIEW_STATES = 31849  # distinct states of the byzantine-new-view config
 
 CONFIGS = (
     Config(
         "default",
         "4 replicas, f = 1, replica 0 Byzantine (equivocating primary of view 0; the primary of "
         "view 1 is correct), 1 request, views 0..1, sequence number 1, K = 1, log size 1, "
-        "honest-replica symmetry over replicas 2 and 3 (114,646 states without it); the impl "
-        "refines the spec at every step: 58,085 states, about 26 s of CPU",
+        "honest-replica symmetry over replicas 2 and 3 (100,981 states without it); the impl "
+        "refines the spec at every step: 51,228 states, about 22 s of CPU",
         {**_FOUR, "symmetric": True},
         expected_distinct_states=DEFAULT_STATES,
     ),
@@ -319,6 +341,26 @@ CONFIGS = (
         "K = 1, log size 1, no symmetry: 452 states, under a second",
         {**_FOUR, "max_view": 0},
         expected_distinct_states=TINY_STATES,
+    ),
+    Config(
+        "byzantine-new-view",
+        "4 replicas, f = 1, replica 1 Byzantine: the primary of view 0 is correct and the "
+        "primary of view 1 is faulty, signing NEW-VIEWs of every V (well-formed, O ignoring V's "
+        "certificates, O with gaps, V not a quorum) that backups must check; 1 request, views "
+        "0..1, sequence number 1, K = 1, log size 1, symmetry over replicas 2 and 3; the impl "
+        "refines the spec and refuses every bad NEW-VIEW that can be shown: 31,849 states "
+        "(62,042 without symmetry), about 30 s of CPU (12 s spec only)",
+        {**_FOUR, "byzantine": (1,), "symmetric": True},
+        expected_distinct_states=BYZANTINE_NEW_VIEW_STATES,
+    ),
+    Config(
+        "views-0-2",
+        "4 replicas, f = 1, replica 0 Byzantine, 1 request, views 0..2 (primaries 1 and 2 "
+        "correct), sequence number 1, K = 1, log size 1, spec only, cut at depth 6: the f + 1 "
+        "rule skips view 1 (the reachable joined_by_f_plus_1, at depth 3); every reachable by "
+        "depth 8: 11,665 states, about a second",
+        {**_FOUR, "max_view": 2, "spec_only": True},
+        Bounds(max_depth=8),
     ),
     Config(
         "watermarks",
@@ -570,13 +612,18 @@ class Refiner:
     def visible(self, pool: tuple[spec.Msg, ...]) -> tuple[spec.Msg, ...]:
         return self.ctx.alphabet + pool
 
-    def sign(self, m: spec.Msg, pool: tuple[spec.Msg, ...]) -> impl.Signed:
+    def sign(self, m: spec.Msg, pool: tuple[spec.Msg, ...], fresh: bool = False) -> impl.Signed:
         """The impl message for ``m`` (nested proofs read from ``pool`` and the alphabet the
-        first time; any valid proof will do, so the first one is kept)."""
-        found = self._signed.get(m)
+        first time; any valid proof will do, so the first one is kept). ``fresh``: the nested
+        proofs of a VIEW-CHANGE or NEW-VIEW are read from ``pool`` only (not from what another
+        state had signed), to show a replica exactly what this state can back."""
+        found = (
+            None if fresh and m.kind in (spec.VIEW_CHANGE, spec.NEW_VIEW) else self._signed.get(m)
+        )
         if found is not None:
             return found
         seed = self.configs[m.sender].seed
+        complete = True  # its nested proofs are whole (else it is signed again next time)
         if m.kind in (spec.PRE_PREPARE, spec.PREPARE, spec.COMMIT):
             d = impl.request_digest(m.request)
             request = m.request if m.kind == spec.PRE_PREPARE else None
@@ -591,11 +638,15 @@ class Refiner:
                 impl.state_digest(m.digest),
                 m.sender,
                 None,
-                self.proof(m.seq, m.digest, pool),
-                tuple(self.cert(c, pool) for c in m.certs),
+                self.proof(m.seq, m.digest, pool, fresh),
+                tuple(self.cert(c, pool, fresh) for c in m.certs),
+            )
+            complete = not fresh and (
+                (m.seq == 0 or (m.seq, m.digest) in self._proofs)
+                and all(c in self._certs for c in m.certs)
             )
         elif m.kind == spec.NEW_VIEW:
-            vs = self.new_view_set(pool, m)
+            vs = m.vset or self.new_view_set(pool, m)
             pps = tuple(
                 (self.sign(spec.Msg(spec.PRE_PREPARE, m.view, n, d, m.sender), pool),)
                 for n, d, _ in m.certs
@@ -607,22 +658,25 @@ class Refiner:
                 impl.state_digest(m.digest),
                 m.sender,
                 None,
-                tuple(self.sign(v, pool) for v in vs),
+                tuple(self.sign(v, pool, fresh) for v in vs),
                 pps,
             )
+            complete = not fresh and all(v in self._signed for v in vs)
         else:
             raise ValueError(f"unknown kind {m.kind}")
-        found = self._signed[m] = impl.sign(seed, unsigned)
+        found = impl.sign(seed, unsigned)
+        if complete:
+            self._signed[m] = found
         return found
 
     def proof(
-        self, seq: int, digest: spec.Digest, pool: tuple[spec.Msg, ...]
+        self, seq: int, digest: spec.Digest, pool: tuple[spec.Msg, ...], fresh: bool = False
     ) -> tuple[impl.Signed, ...]:
         """C for (n, d): a quorum of CHECKPOINTs, by sender (empty at n = 0)."""
         if seq == 0:
             return ()
         key = (seq, digest)
-        found = self._proofs.get(key)
+        found = None if fresh else self._proofs.get(key)
         if found is None:
             ms = sorted(
                 {
@@ -632,13 +686,15 @@ class Refiner:
                 }.items()
             )
             found = tuple(self.sign(m, pool) for _, m in ms[: self.ctx.paper_quorum])
-            if len(found) >= self.ctx.paper_quorum:
+            if len(found) >= self.ctx.paper_quorum and not fresh:
                 self._proofs[key] = found
         return found
 
-    def cert(self, c: spec.Cert, pool: tuple[spec.Msg, ...]) -> tuple[impl.Signed, ...]:
+    def cert(
+        self, c: spec.Cert, pool: tuple[spec.Msg, ...], fresh: bool = False
+    ) -> tuple[impl.Signed, ...]:
         """A prepared certificate for (n, d, v): the pre-prepare and 2f PREPAREs of backups."""
-        found = self._certs.get(c)
+        found = None if fresh else self._certs.get(c)
         if found is None:
             n, d, v = c
             primary = self.params.primary(v)
@@ -655,7 +711,7 @@ class Refiner:
                 for s in senders[: self.ctx.paper_quorum - 1]
             )
             found = (pp, *prepares)
-            if len(prepares) >= self.ctx.paper_quorum - 1:
+            if len(prepares) >= self.ctx.paper_quorum - 1 and not fresh:
                 self._certs[c] = found
         return found
 
@@ -760,7 +816,7 @@ class Refiner:
                 m
                 for m in visible
                 if m.kind == spec.VIEW_CHANGE
-                and m.view > r.view
+                and m.view >= action.view
                 and m.sender != r.id
                 and ctx.valid_view_change(pool, m)
             )
@@ -778,7 +834,8 @@ class Refiner:
         nv_msg = next(
             m
             for m in ctx.tally(pool).new_views.get(action.view, [])
-            if (m.seq, m.digest) == (action.min_s, action.digest)
+            if (m.seq, m.digest, m.certs, m.vset)
+            == (action.min_s, action.digest, action.o, action.vset)
         )
         behind = len(r.executed) < action.min_s
         return impl.NewViewReceived(self.sign(nv_msg, pool), action.digest if behind else None)
@@ -914,11 +971,21 @@ def build_with_impl(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
     forged_outcome: dict[tuple[spec.Replica, Any], spec.Replica] = {}
     canonicalize = base.canonicalize
 
+    shown: set[spec.Msg] = set()  # the bad Byzantine NEW-VIEWs already shown to the impl
+
     def actions(state: spec.SystemState) -> Iterator[Any]:
         yield from spec.enabled_actions(ctx, state)
         for i in params.correct:
             for event, fault in forged:
                 yield Forged(i, event, fault)
+        # every Byzantine NEW-VIEW that can be shown (its V signed) and that the spec's backups
+        # refuse is handed, once, to a replica of the impl, which must refuse it too
+        for nvs in ctx.tally(state.pool).new_views.values():
+            for nv in nvs:
+                if nv.vset and nv not in shown and not ctx.valid_new_view(state.pool, nv):
+                    shown.add(nv)
+                    event = impl.NewViewReceived(refiner.sign(nv, state.pool, fresh=True))
+                    yield Forged(params.correct[-1], event, impl.FaultKind.MALFORMED_NEW_VIEW)
 
     def next_state(state: spec.SystemState, action: Any) -> spec.SystemState:
         if not isinstance(action, Forged):

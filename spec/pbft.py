@@ -54,9 +54,27 @@ Modelling choices (each stated where it is used)
     * A correct primary pre-prepares each request at most once per view, and not a request it
       has executed (the paper relies on client timestamps to drop duplicates; this keeps the
       model small and changes no safety argument).
-    * NEW-VIEW messages come only from correct primaries: the configurations place the
-      Byzantine replicas so that the primary of every view above 0 is correct (a Byzantine
-      NEW-VIEW's O set is checked against its V set by the impl, see :mod:`..impl.pbft`).
+    * A Byzantine primary of a view v >= 1 signs NEW-VIEWs from the alphabet
+      (:func:`byzantine_new_views`): each names its V explicitly (``Msg.vset``: VIEW-CHANGEs of
+      any senders, any contents) and counts only once every message of V exists (a correct
+      replica's VIEW-CHANGE is in the pool; the adversary cannot forge it). Its O is the one V
+      gives, or O ignoring V's prepared certificates (nulls in their place), or O with the null
+      requests left out (gaps), or V is not a quorum. A correct backup accepts it only if V is a
+      quorum of valid VIEW-CHANGEs for v from distinct replicas and (min-s, O) is what V gives
+      (:meth:`Context.valid_new_view`; TOCS 2002 section 2.3 / OSDI section 4.4: "the backup
+      verifies that O is correct by performing a computation similar to the one used by the
+      primary to create O"). A correct primary's NEW-VIEW keeps its V implicit (``vset`` empty:
+      it was computed from a valid V by :meth:`Context.new_view_choices`).
+    * Accepting a NEW-VIEW, a backup adds O's pre-prepares to its log and multicasts a PREPARE
+      for each (section 4.4), here for those within its water marks after min-s's checkpoint;
+      so it is bound to O and later accepts no other pre-prepare for those (v, n).
+    * The f + 1 rule (section 4.5.2, :class:`JoinViewChange`): with views 0..1 the view it
+      joins is the one a timeout would reach, and the state it yields is the timeout's, so no
+      predicate on states can tell that it fired. With views 0..2 it can skip a view: a
+      replica that sent a VIEW-CHANGE for v + 2 but none for v + 1 while no NEW-VIEW for v + 1
+      exists can only have joined by the f + 1 rule. That is the "sometimes" companion
+      :func:`joined_by_f_plus_1`, a reachable of the configs whose views reach 2 (the model's
+      ``views-0-2``; not of the default, where it cannot hold).
 
 State (grouped by role): :class:`Replica`, :class:`Msg` (the pool), :class:`SystemState`.
 Actions: one class per rule, :func:`enabled_actions` (enabling conditions) apart from
@@ -123,6 +141,7 @@ class Rules:
     quorum_override: int | None = None  # mutant: certificates of this many replicas
     require_prepared: bool = True  # COMMIT only once prepared (section 4.2)
     newview_uses_certificates: bool = True  # O from the P sets (section 4.4)
+    check_new_view: bool = True  # a backup checks a NEW-VIEW's V and O (section 4.4)
     weak_checkpoint: bool = False  # mutant: stable on f + 1 CHECKPOINTs
     check_watermarks: bool = True  # accept a pre-prepare only with h < n <= H (section 4.2)
     client_replies: int | None = None  # mutant: accept on this many replies (paper: f + 1)
@@ -142,8 +161,8 @@ class Msg(NamedTuple):
     ⟨VIEW-CHANGE, v, n, C, P, i⟩: ``view``, the stable checkpoint ``seq`` and ``digest`` (C is
     the quorum of CHECKPOINTs for it, read from the pool), ``certs`` = P as (n, d, v);
     ⟨NEW-VIEW, v, V, O⟩: ``view``, min-s as ``seq`` with its ``digest``, ``certs`` = O as
-    (n, d, v) (V is the set of VIEW-CHANGEs it was computed from; only correct primaries send
-    one, see the module docstring).
+    (n, d, v), ``vset`` = V for a Byzantine primary's (a correct primary's V is implicit, see
+    the module docstring).
 
     A NamedTuple rather than an attrs class: states hold many messages, and a tuple's hash,
     equality and order run in C (the pool is a sorted tuple of them).
@@ -156,6 +175,7 @@ class Msg(NamedTuple):
     sender: int
     digest: Digest = ()
     certs: tuple[Cert, ...] = ()
+    vset: tuple[Msg, ...] = ()
 
 
 @attrs.frozen(cache_hash=True)
@@ -223,17 +243,57 @@ def byzantine_alphabet(params: Params) -> tuple[Msg, ...]:
                 for digest in _digests(params, s):
                     out.append(Msg(CHECKPOINT, 0, s, "", b, digest))
         for v in range(1, params.max_view + 1):
-            for low in checkpoint_seqs(params):
-                top = min(params.max_seq, low + params.log_size)
-                options: list[list[Cert | None]] = [
-                    [None, *((s, d, w) for d in values for w in range(v))]
-                    for s in range(low + 1, top + 1)
-                ]
-                for digest in _digests(params, low):
-                    for choice in itertools.product(*options):
-                        certs = tuple(c for c in choice if c is not None)
-                        out.append(Msg(VIEW_CHANGE, v, low, "", b, digest, certs))
+            out += view_changes_of(params, b, v)
+    out += byzantine_new_views(params)
     return tuple(sorted(out))
+
+
+def view_changes_of(params: Params, sender: int, v: int) -> list[Msg]:
+    """Every ⟨VIEW-CHANGE, v, n, C, P, i⟩ ``sender`` could sign: every checkpoint and every P
+    set of at most one certificate per sequence number (valid or not)."""
+    values = (*params.requests, NULL)
+    out = []
+    for low in checkpoint_seqs(params):
+        top = min(params.max_seq, low + params.log_size)
+        options: list[list[Cert | None]] = [
+            [None, *((s, d, w) for d in values for w in range(v))] for s in range(low + 1, top + 1)
+        ]
+        for digest in _digests(params, low):
+            for choice in itertools.product(*options):
+                certs = tuple(c for c in choice if c is not None)
+                out.append(Msg(VIEW_CHANGE, v, low, "", sender, digest, certs))
+    return out
+
+
+def byzantine_new_views(params: Params) -> list[Msg]:
+    """The NEW-VIEWs a Byzantine primary of v >= 1 may sign (see the module docstring): for
+    every V of VIEW-CHANGEs for v from a quorum of distinct replicas, the well-formed one, one
+    whose O ignores V's prepared certificates, one with gaps (O without its null requests),
+    both; for every V of one replica fewer, the one V gives. A correct replica's VIEW-CHANGE in
+    V may not exist: such a NEW-VIEW counts only once it does (:class:`Tally`)."""
+    quorum = params.n - params.f
+    ctx = Context(params, SPEC_RULES, alphabet=())
+    out: set[Msg] = set()
+    for v in range(1, params.max_view + 1):
+        p = params.primary(v)
+        if p not in params.byzantine:
+            continue
+        contents = {i: view_changes_of(params, i, v) for i in range(params.n)}
+        for size in (quorum, quorum - 1):
+            for senders in itertools.combinations(range(params.n), size):
+                for vs in itertools.product(*(contents[i] for i in senders)):
+                    min_s, digest, o = ctx.compute_o(v, vs)
+                    variants = {o}
+                    if size == quorum:
+                        ignored = tuple((n, NULL, w) for n, _, w in o)
+                        variants |= {ignored, *(_without_nulls(x) for x in (o, ignored))}
+                    for x in variants:
+                        out.add(Msg(NEW_VIEW, v, min_s, "", p, digest, x, tuple(vs)))
+    return sorted(out)
+
+
+def _without_nulls(o: tuple[Cert, ...]) -> tuple[Cert, ...]:
+    return tuple(c for c in o if c[1] != NULL)
 
 
 # -- What the visible messages say ---------------------------------------------------------------
@@ -244,7 +304,9 @@ class Tally:
 
     __slots__ = ("checkpoints", "commits", "new_views", "pre_prepares", "prepares", "view_changes")
 
-    def __init__(self, params: Params, messages: tuple[Msg, ...]) -> None:
+    def __init__(
+        self, params: Params, messages: tuple[Msg, ...], signed: frozenset[Msg] = frozenset()
+    ) -> None:
         # (v, n) -> requests pre-prepared by primary(v)
         self.pre_prepares: dict[tuple[int, int], set[str]] = {}
         # (v, n, d) -> senders of PREPARE (backups only) / of COMMIT
@@ -269,16 +331,21 @@ class Tally:
             elif m.kind == VIEW_CHANGE:
                 self.view_changes.setdefault(m.view, []).append(m)
             elif m.kind == NEW_VIEW:
-                self.new_views.setdefault(m.view, []).append(m)
+                # a Byzantine NEW-VIEW shows only once every VIEW-CHANGE of its V was signed
+                if all(x in signed for x in m.vset):
+                    self.new_views.setdefault(m.view, []).append(m)
 
 
 class Context:
     """Params, rules and the alphabet, with tallies memoized on the pool."""
 
-    def __init__(self, params: Params, rules: Rules = SPEC_RULES) -> None:
+    def __init__(
+        self, params: Params, rules: Rules = SPEC_RULES, alphabet: tuple[Msg, ...] | None = None
+    ) -> None:
         self.params = params
         self.rules = rules
-        self.alphabet = byzantine_alphabet(params)
+        self.alphabet = byzantine_alphabet(params) if alphabet is None else alphabet
+        self._alphabet_set = frozenset(self.alphabet)
         self._tallies: dict[tuple[Msg, ...], Tally] = {}
         self._new_views: dict[tuple[Any, ...], list[tuple[int, Digest, tuple[Cert, ...]]]] = {}
         self._sets: dict[tuple[Msg, ...], frozenset[Msg]] = {}
@@ -288,7 +355,8 @@ class Context:
         if found is None:
             if len(self._tallies) >= 100_000:
                 self._tallies.clear()
-            found = self._tallies[pool] = Tally(self.params, self.alphabet + pool)
+            signed = self._alphabet_set | self._pool_set(pool)
+            found = self._tallies[pool] = Tally(self.params, self.alphabet + pool, signed)
         return found
 
     # -- thresholds (section 4.1) --
@@ -408,7 +476,24 @@ class Context:
         self._new_views[key] = found
         return found
 
-    def compute_o(self, v: int, vs: tuple[Msg, ...]) -> tuple[int, Digest, tuple[Cert, ...]]:
+    def valid_new_view(self, pool: tuple[Msg, ...], m: Msg) -> bool:
+        """A backup's check of ⟨NEW-VIEW, v, V, O⟩ (section 4.4; TOCS 2002 section 2.3): V holds
+        valid VIEW-CHANGEs for v from a quorum of distinct replicas, and min-s, its digest and
+        O are what the primary's computation gives from V. A correct primary's is valid (it
+        computed it so); the mutant ``backup-accepts-any-new-view`` skips the check."""
+        if m.sender in self.params.correct or not self.rules.check_new_view:
+            return True
+        senders = {x.sender for x in m.vset}
+        if len(senders) != len(m.vset) or len(senders) < self.paper_quorum:
+            return False
+        for x in m.vset:
+            if x.kind != VIEW_CHANGE or x.view != m.view or not self.valid_view_change(pool, x):
+                return False
+        return self.compute_o(m.view, m.vset, paper=True) == (m.seq, m.digest, m.certs)
+
+    def compute_o(
+        self, v: int, vs: tuple[Msg, ...], paper: bool = False
+    ) -> tuple[int, Digest, tuple[Cert, ...]]:
         """Section 4.4: min-s is the latest stable checkpoint in V, max-s the highest sequence
         number in a P set of V; for every n in (min-s, max-s] a pre-prepare for the request of
         the certificate with the highest view in V for n, or for the null request if none."""
@@ -419,7 +504,7 @@ class Context:
         o: list[Cert] = []
         for n in range(min_s + 1, max_s + 1):
             here = [c for c in certs if c[0] == n]
-            if here and self.rules.newview_uses_certificates:
+            if here and (paper or self.rules.newview_uses_certificates):
                 top = max(here, key=lambda c: (c[2], c[1]))
                 o.append((n, top[1], v))
             else:
@@ -493,7 +578,8 @@ class StartViewChange:
 @attrs.frozen
 class JoinViewChange:
     """Section 4.5.2: f + 1 valid VIEW-CHANGEs from other replicas for views above i's: send a
-    VIEW-CHANGE for the smallest of those views."""
+    VIEW-CHANGE for the smallest view in that set (``view``: the least view of some set of
+    f + 1 valid VIEW-CHANGEs from distinct other replicas that i may have received)."""
 
     replica: int
     view: int
@@ -514,12 +600,17 @@ class NewView:
 @attrs.frozen
 class AcceptNewView:
     """Section 4.4: a backup accepts a correct NEW-VIEW for v > its view (or = its view while
-    changing), enters v, and takes min-s's checkpoint if newer."""
+    changing) from the primary of v (:meth:`Context.valid_new_view`), enters v, takes min-s's
+    checkpoint if newer, adds O's pre-prepares to its log and multicasts a PREPARE for each
+    (within its water marks). ``o`` and ``vset`` name the NEW-VIEW (``vset`` is empty for a
+    correct primary's)."""
 
     replica: int
     view: int
     min_s: int
     digest: Digest
+    o: tuple[Cert, ...] = ()
+    vset: tuple[Msg, ...] = ()
 
 
 @attrs.frozen
@@ -653,15 +744,20 @@ def enabled_actions(ctx: Context, state: SystemState) -> Iterator[Action]:
                 for m in msgs:
                     if m.sender != i and ctx.valid_view_change(state.pool, m):
                         higher.setdefault(w, set()).add(m.sender)
-        if len(set().union(*higher.values()) if higher else ()) >= params.f + 1:
-            yield JoinViewChange(i, min(higher))
+        # the replica may have received any f + 1 of them (delivery is in any order): it joins
+        # the smallest view of the set it holds, so every w that is the least of some such set
+        for w in sorted(higher):
+            at_least = set().union(*(ss for u, ss in higher.items() if u >= w))
+            if len(at_least) >= params.f + 1:
+                yield JoinViewChange(i, w)
         if not r.active and primary:
             for min_s, digest, o in ctx.new_view_choices(state.pool, i, v):
                 yield NewView(i, v, min_s, digest, o)
         for w, msgs in sorted(t.new_views.items()):
             if (w > v or (w == v and not r.active)) and params.primary(w) != i:
                 for m in sorted(msgs):
-                    yield AcceptNewView(i, w, m.seq, m.digest)
+                    if ctx.valid_new_view(state.pool, m):
+                        yield AcceptNewView(i, w, m.seq, m.digest, m.certs, m.vset)
     reps = replies(ctx, state)
     taken = {d for d, _ in state.accepted}
     for (d, result), senders in sorted(reps.items()):
@@ -726,6 +822,10 @@ def apply(ctx: Context, state: SystemState, action: Action) -> SystemState:
     elif isinstance(action, AcceptNewView):
         r = attrs.evolve(r, view=action.view, active=True)
         r = _take_checkpoint(r, action.min_s, action.digest)
+        prepares = [
+            Msg(PREPARE, action.view, n, d, i) for n, d, _ in action.o if in_window(params, r, n)
+        ]
+        pool = _send(pool, *prepares)
     replicas = tuple(r if j == k else q for j, q in enumerate(state.replicas))
     return SystemState(replicas, pool, accepted)
 
@@ -762,8 +862,9 @@ def prepared_unique(ctx: Context, state: SystemState) -> bool:
 
 def view_change_preserves_commits(ctx: Context, state: SystemState) -> bool:
     """A request committed-local at a correct replica in view v' is, in every NEW-VIEW for a
-    view v > v', re-proposed at the same sequence number in O, or covered by min-s's checkpoint
-    (section 4.4: the view-change protocol preserves committed requests)."""
+    view v > v' that a correct replica accepts (a correct primary's, or a Byzantine one that
+    passes the backups' check), re-proposed at the same sequence number in O, or covered by
+    min-s's checkpoint (section 4.4: the view-change protocol preserves committed requests)."""
     committed = [
         m
         for m in _correct_commits(ctx, state)
@@ -771,8 +872,9 @@ def view_change_preserves_commits(ctx: Context, state: SystemState) -> bool:
     ]
     if not committed:
         return True
-    for nv in state.pool:
-        if nv.kind != NEW_VIEW:
+    t = ctx.tally(state.pool)
+    for nv in (nv for nvs in t.new_views.values() for nv in nvs):
+        if not ctx.valid_new_view(state.pool, nv):
             continue
         o = {(n, d) for n, d, _ in nv.certs}
         for m in committed:
@@ -923,6 +1025,30 @@ def committed_after_view_change(ctx: Context, state: SystemState) -> bool:
     )
 
 
+def joined_by_f_plus_1(ctx: Context, state: SystemState) -> bool:
+    """A correct replica sent a VIEW-CHANGE for a view w >= 2 but none for w - 1, and no
+    NEW-VIEW for w - 1 exists: it never was in w - 1, so it skipped that view by the f + 1
+    rule (section 4.5.2; a timeout moves one view, a NEW-VIEW for w - 1 does not exist)."""
+    t = ctx.tally(state.pool)
+    for m in state.pool:
+        if m.kind == VIEW_CHANGE and m.view >= 2 and not t.new_views.get(m.view - 1):
+            if not any(
+                x.kind == VIEW_CHANGE and x.view == m.view - 1 and x.sender == m.sender
+                for x in state.pool
+            ):
+                return True
+    return False
+
+
+# reachables of the configs whose views reach 2 only
+REACHABLES_VIEWS_2: tuple[tuple[str, str, Callable[[Context, SystemState], bool]], ...] = (
+    (
+        "joined_by_f_plus_1",
+        "a correct replica skips a view by the f + 1 rule (section 4.5.2)",
+        joined_by_f_plus_1,
+    ),
+)
+
 REACHABLES: tuple[tuple[str, str, Callable[[Context, SystemState], bool]], ...] = (
     ("request_committed", "a correct replica executes a client request", request_committed),
     ("checkpoint_stable", "a correct replica's checkpoint becomes stable", checkpoint_stable),
@@ -956,5 +1082,6 @@ def properties(
 
     invariants = tuple(Invariant(n, d, inv(f)) for n, d, f in INVARIANTS)
     steps = tuple(StepProperty(n, d, stp(f)) for n, d, f in STEP_PROPERTIES)
-    reach = tuple(Reachable(n, d, inv(f)) for n, d, f in REACHABLES)
+    extra = REACHABLES_VIEWS_2 if ctx.params.max_view >= 2 else ()
+    reach = tuple(Reachable(n, d, inv(f)) for n, d, f in (*REACHABLES, *extra))
     return invariants, steps, reach

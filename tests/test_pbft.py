@@ -104,10 +104,14 @@ def test_view_change_re_proposes_the_committed_request_at_its_sequence_number():
     state = run(ctx, [spec.JoinViewChange(1, 1)], state)
     new_views = [a for a in spec.enabled_actions(ctx, state) if isinstance(a, spec.NewView)]
     assert new_views and all(a.o == ((1, R, 1),) for a in new_views)
-    state = run(ctx, [new_views[0], spec.AcceptNewView(2, 1, 0, ())], state)
+    state = run(ctx, [new_views[0], spec.AcceptNewView(2, 1, 0, (), ((1, R, 1),))], state)
     assert rep(ctx, state, 2).view == 1 and rep(ctx, state, 2).active
     assert spec.Msg(spec.PRE_PREPARE, 1, 1, R, 1) in state.pool
-    state = run(ctx, [spec.Prepare(2, 1, 1, R)], state)
+    # accepting the NEW-VIEW, the backup logs O's pre-prepares and multicasts their PREPAREs
+    assert spec.Msg(spec.PREPARE, 1, 1, R, 2) in state.pool
+    assert not any(
+        isinstance(a, spec.Prepare) and a.replica == 2 for a in spec.enabled_actions(ctx, state)
+    )
     assert all(inv.holds(state) for inv in spec.properties(ctx)[0])
 
 
@@ -164,7 +168,7 @@ def test_symmetry_reduction_keeps_the_default_verdict():
     full = explore(model.build_spec(plain, None))
     assert reduced.outcome == full.outcome == "ok"
     assert set(reduced.reached) == set(full.reached)
-    assert full.distinct_states == 114646 and reduced.distinct_states == model.DEFAULT_STATES
+    assert full.distinct_states == 100981 and reduced.distinct_states == model.DEFAULT_STATES
 
 
 def _symmetric(config):
@@ -172,7 +176,9 @@ def _symmetric(config):
 
 
 @pytest.mark.parametrize(
-    "mutant", [None, *model.MUTANTS[:8]], ids=lambda m: getattr(m, "name", "none")
+    "mutant",
+    [None, *(m for m in model.MUTANTS if m.name not in model.IMPL_MUTANTS)],
+    ids=lambda m: getattr(m, "name", "none"),
 )
 def test_symmetry_reduced_and_unreduced_runs_agree(mutant):
     """tlaplus#816, stateright#19: the verdict of a reduced run is the unreduced one's."""
@@ -482,6 +488,13 @@ def test_impl_new_view_carries_prepared_requests_and_rejects_a_doctored_o():
     assert eff.faults == (impl.Fault(1, impl.FaultKind.MALFORMED_NEW_VIEW),) and post == nodes[2]
     post, eff = impl.step(nodes[2], impl.NewViewReceived(nv))
     assert not eff.faults and post.view == 1 and post.active
+    # section 4.4: the backup logs O's pre-prepare and multicasts its PREPARE
+    assert (1, 1, impl.request_digest(R)) in post.accepted
+    ((prepare),) = eff.broadcasts
+    assert (prepare.kind, prepare.view, prepare.seq, prepare.sender) == (impl.PREPARE, 1, 1, 2)
+    # so it refuses the (Byzantine) primary's second pre-prepare for (1, 1)
+    _, eff = impl.step(post, impl.PrePrepareReceived(null_pp))
+    assert eff.faults == (impl.Fault(1, impl.FaultKind.CONFLICTING_PRE_PREPARE),)
     # a VIEW-CHANGE whose P certificate lacks its prepares is malformed
     thin = impl.sign(SEEDS[3], attrs.evolve(vcs[3], certs=((pp,),)))
     post, eff = impl.step(nodes[2], impl.ViewChangesReceived((thin,)))
@@ -500,3 +513,137 @@ def test_refinement_catches_an_impl_that_forgets_its_checkpoint():
     result = explore(PROTOCOL.build(PROTOCOL.config("tiny"), mutant).restricted_to(["refinement"]))
     assert isinstance(result.violation.trace[-1].action, spec.StableCheckpoint)
     assert "impl gave" in result.violation.detail
+
+
+# -- a Byzantine primary of view 1 (config byzantine-new-view) ------------------------------------
+
+BYZ1 = model.params_of(PROTOCOL.config("byzantine-new-view"))  # replica 1 Byzantine
+
+
+def _attack_setup(ctx):
+    """View 0 (correct primary 0) commits r1 at replicas 0 and 2 (COMMITs of 0, 2 and the faulty
+    1); replicas 2 and 3 time out (their P sets carry r1's certificate), replica 0 too."""
+    acts = [spec.PrePrepare(0, 1, R), spec.Prepare(2, 0, 1, R)]
+    acts += [spec.Commit(i, 0, 1, R) for i in (0, 2)]
+    acts += [spec.StartViewChange(i) for i in (0, 2, 3)]
+    return run(ctx, acts)
+
+
+def _vc(state, i):
+    return next(m for m in state.pool if m.kind == spec.VIEW_CHANGE and m.sender == i)
+
+
+def test_byzantine_alphabet_has_new_views_of_every_kind_for_the_faulty_primary():
+    alphabet = spec.byzantine_alphabet(BYZ1)
+    nvs = [m for m in alphabet if m.kind == spec.NEW_VIEW]
+    assert nvs and all(m.sender == 1 and m.view == 1 and m.vset for m in nvs)
+    assert {len(m.vset) for m in nvs} == {2, 3}  # quorums and one short
+    ctx = spec.Context(BYZ1)
+    wrong = [m for m in nvs if ctx.compute_o(1, m.vset, paper=True)[2] != m.certs]
+    assert any(m.certs == () for m in wrong) and any(m.certs for m in wrong)
+    # the default config's view 1 primary is correct: no NEW-VIEW in its alphabet
+    assert not any(m.kind == spec.NEW_VIEW for m in spec.byzantine_alphabet(FOUR))
+
+
+def test_backups_accept_only_a_byzantine_new_view_whose_o_follows_from_a_quorum_v():
+    ctx = spec.Context(BYZ1)
+    state = _attack_setup(ctx)
+    assert spec.committed_agreement(ctx, state) and ctx.committed_local(state.pool, 0, 0, 1, R)
+    byz_vc = spec.Msg(spec.VIEW_CHANGE, 1, 0, "", 1)  # the faulty replica hides everything
+    v_good = (_vc(state, 2), _vc(state, 3), byz_vc)
+    accepts = {
+        (a.o, a.vset)
+        for a in spec.enabled_actions(ctx, state)
+        if isinstance(a, spec.AcceptNewView) and a.replica == 2
+    }
+    cert = ((1, R, 1),)
+    assert (cert, tuple(sorted(v_good))) in {(o, tuple(sorted(v))) for o, v in accepts}
+    # every NEW-VIEW a backup accepts re-proposes r1 at 1: O ignoring the certificate, O with a
+    # gap, or V of two replicas that omit it are all refused
+    assert all(o == cert for o, _ in accepts), accepts
+    shown = [nv for nvs in ctx.tally(state.pool).new_views.values() for nv in nvs]
+    bad = [nv for nv in shown if not ctx.valid_new_view(state.pool, nv)]
+    assert {nv.certs for nv in bad} >= {(), ((1, spec.NULL, 1),), cert}
+    assert any(len(nv.vset) == 2 for nv in bad)
+    # the impl refuses every one of them and accepts the good ones
+    refiner = model.Refiner(ctx)
+    node = refiner.concretize(state, rep(ctx, state, 2))
+    for nv in bad:
+        post, eff = impl.step(node, impl.NewViewReceived(refiner.sign(nv, state.pool, fresh=True)))
+        assert eff.faults == (impl.Fault(1, impl.FaultKind.MALFORMED_NEW_VIEW),) and post == node
+    good = spec.Msg(spec.NEW_VIEW, 1, 0, "", 1, (), cert, v_good)
+    post, eff = impl.step(node, impl.NewViewReceived(refiner.sign(good, state.pool, fresh=True)))
+    assert not eff.faults and (post.view, post.active) == (1, True)
+
+
+def test_backup_accepts_any_new_view_mutant_loses_a_committed_request():
+    """The attack the mutant lets through, by hand: O of the faulty primary ignores r1's
+    certificate, backups 0 and 3 accept it, and null commits at sequence number 1 in view 1."""
+    mutant = PROTOCOL.mutant("backup-accepts-any-new-view")
+    ctx = spec.Context(BYZ1, model.rules_for(BYZ1, mutant))
+    state = _attack_setup(ctx)
+    byz_vc = spec.Msg(spec.VIEW_CHANGE, 1, 0, "", 1)
+    vs = tuple(sorted((_vc(state, 0), _vc(state, 3), byz_vc)))
+    lying = ((1, spec.NULL, 1),)
+    assert not spec.Context(BYZ1).valid_new_view(
+        state.pool, spec.Msg(spec.NEW_VIEW, 1, 0, "", 1, (), lying, vs)
+    )
+    acts = [spec.AcceptNewView(i, 1, 0, (), lying, vs) for i in (0, 3)]
+    acts += [spec.Commit(i, 1, 1, spec.NULL) for i in (0, 3)]
+    state = run(ctx, acts, state)
+    assert ctx.committed_local(state.pool, 0, 1, 1, spec.NULL)
+    assert not spec.committed_agreement(ctx, state)
+    assert not spec.view_change_preserves_commits(ctx, state)
+    # with the paper's check, neither AcceptNewView is enabled
+    paper = spec.Context(BYZ1)
+    assert spec.AcceptNewView(0, 1, 0, (), lying, vs) not in spec.enabled_actions(
+        paper, _attack_setup(paper)
+    )
+
+
+def test_byzantine_new_view_mutant_breaks_agreement_in_the_model_too():
+    mutant = PROTOCOL.mutant("backup-accepts-any-new-view")
+    m = PROTOCOL.build(PROTOCOL.config("byzantine-new-view"), mutant)
+    result = explore(m.restricted_to(["committed_agreement"]), Bounds(max_seconds=60))
+    assert result.violation and result.violation.property_name == "committed_agreement"
+    actions = [step.action for step in result.violation.trace[1:]]
+    assert any(isinstance(a, spec.AcceptNewView) and a.vset for a in actions)
+
+
+@SLOW
+def test_byzantine_new_view_config_holds_with_the_impl_and_its_pinned_count():
+    config = PROTOCOL.config("byzantine-new-view")
+    result = explore(PROTOCOL.build(config, None))
+    assert result.outcome == "ok" and result.complete, result.violation
+    assert result.distinct_states == config.expected_distinct_states
+    assert config.expected_distinct_states == model.BYZANTINE_NEW_VIEW_STATES == 31849
+
+
+# -- the f + 1 rule (section 4.5.2) --------------------------------------------------------------
+
+
+def test_the_f_plus_1_rule_can_skip_a_view():
+    params = model.params_of(PROTOCOL.config("views-0-2"))
+    ctx = spec.Context(params)
+    state = run(ctx, [spec.StartViewChange(1), spec.StartViewChange(1)])
+    assert not spec.joined_by_f_plus_1(ctx, state)
+    enabled = list(spec.enabled_actions(ctx, state))
+    # VIEW-CHANGEs of 0 (faulty, any view) and 1 (view 2): the least view of a set of f + 1
+    assert spec.JoinViewChange(2, 1) in enabled and spec.JoinViewChange(2, 2) in enabled
+    state = run(ctx, [spec.JoinViewChange(2, 2)], state)
+    assert rep(ctx, state, 2).view == 2 and spec.joined_by_f_plus_1(ctx, state)
+    # a timeout moves one view: the same replica timing out twice is not a skip
+    other = run(ctx, [spec.StartViewChange(1), spec.StartViewChange(1)])
+    other = run(ctx, [spec.StartViewChange(2), spec.StartViewChange(2)], other)
+    assert not spec.joined_by_f_plus_1(ctx, other)
+    assert "joined_by_f_plus_1" not in {
+        r.name for r in PROTOCOL.build(PROTOCOL.default_config, None).reachables
+    }
+
+
+def test_views_0_2_config_reaches_every_reachable_with_its_pinned_count():
+    config = PROTOCOL.config("views-0-2")
+    result = explore(PROTOCOL.build(config, None), config.bounds)
+    assert result.outcome == "ok" and result.violation is None and not result.unreached
+    assert "joined_by_f_plus_1" in result.reached
+    assert result.distinct_states == 11665
