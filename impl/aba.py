@@ -1,8 +1,9 @@
 """A sans-IO binary-agreement node (MMR with the CONF round): ``step(node, event)``.
 
 Refines :mod:`mnemosyne_consensus.spec.aba` (Mostéfaoui-Moumen-Raynal, JACM 2015, Figures 1-2,
-with the CONF round of amiller/HoneyBadgerBFT#59 and poanetwork/hbbft#37). One node of one
-agreement *instance* (in ACS: one per proposer, named by ``instance``).
+with the CONF round of amiller/HoneyBadgerBFT#59 and poanetwork/hbbft#37, and hbbft's TERM
+message for termination). One node of one agreement *instance* (in ACS: one per proposer, named
+by ``instance``) of one *session* (in HoneyBadger: the epoch).
 
 The node keeps MMR's variables and its tallies: every BVAL[r](v) it received (a correct node may
 send both values in a round: its estimate and a relay), the first AUX[r] and CONF[r] of every
@@ -10,33 +11,52 @@ node, and the valid coin shares of every round. Its own messages are counted whe
 
 The coin (Cachin-Kursawe-Shoup, :mod:`.threshold_coin`): with ``coin_secret`` configured, a node
 that finishes its CONF phase in round r broadcasts its share of the coin named
-``instance/round`` (deterministic, with its DLEQ proof); f+1 valid shares (``threshold = f+1``:
+``aba/session/instance/round`` (:func:`coin_name`; deterministic, with its DLEQ proof: the
+session makes every HoneyBadger epoch's coins fresh, so the adversary cannot learn a coin from a
+previous epoch); f+1 valid shares (``threshold = f+1``:
 one correct share and the f Byzantine ones suffice) give the coin's bit to every node that has
 them. Without ``coin_secret`` the coin is an input event ``CoinOpened`` (a test harness's coin).
 
 Choices the spec leaves open, made as hbbft makes them: ``values`` (Fig. 2 line 06) is every value
 of bin_values carried by a received AUX, once AUXs with values in bin_values come from n−f
 nodes; ``vals`` is the union of the CONF sets in bin_values once those come from n−f nodes.
-Both are options the spec allows. After the last round (``max_round``) the node halts; it keeps
-relaying BVALs of past rounds while it runs (MMR's BV-broadcast is a background task).
+Both are options the spec allows. It keeps relaying BVALs of past rounds while it runs (MMR's
+BV-broadcast is a background task); its rules fire relays first, so a node has relayed every
+value it accepted into bin_values before it can halt (the spec's AcceptBval asks the same).
+
+Termination (poanetwork/hbbft ``src/binary_agreement/binary_agreement.rs``: ``decide``,
+``handle_term``, ``received_term``; our own code): a node that decides b in round r (coin rule)
+broadcasts TERM[r+1](b) and halts; TERM[t](b) from a node counts as its BVAL[r'](b), AUX[r'](b)
+and CONF[r']({b}) for every round r' >= t (it will send nothing else there); TERM(b) from f+1
+distinct nodes with t <= the current round (at least one correct node decided b) makes the node
+decide b, broadcast TERM[current round](b) and halt. Departure from hbbft, which sends TERM of
+the *next* round after a TERM decision (and queues a TERM of a later epoch): in our model of
+that choice the node's current round misses its AUX/CONF and a slower correct node can wait
+there for ever (the spec's mutant ``term-next-round``, a counterexample with 20 steps); a TERM
+of the current round is safe because every correct node in a round after the first decision
+holds the decided value only. After the last round (``max_round``) an undecided node halts too
+(the bound of the model checks).
 
 Events: ``Input(value)`` (once; local misuse raises), ``Receive(sender, message)``,
 ``CoinOpened(round, value)`` (only without ``coin_secret``).
 Validation (the first failure is the fault, nothing changes): UNKNOWN_SENDER, MALFORMED,
-WRONG_INSTANCE, WRONG_ROUND (a round beyond ``max_round``), DUPLICATE, EQUIVOCATION (a second
-AUX/CONF with another value), BAD_COIN_SHARE (:func:`.threshold_coin.verify_coin_share` refuses).
+WRONG_INSTANCE, WRONG_ROUND (a round beyond ``max_round``; ``max_round + 1`` for TERM),
+DUPLICATE, EQUIVOCATION (a second AUX/CONF of a round, or a second TERM, with another value),
+BAD_COIN_SHARE (:func:`.threshold_coin.verify_coin_share` refuses; ``detail`` is its reason, e.g.
+``wrong-name`` for a share of another session, instance or round).
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import attrs
 
 from . import threshold_coin as coin
 
-BVAL, AUX, CONF, COIN = "bval", "aux", "conf", "coin"
-KINDS = (BVAL, AUX, CONF, COIN)
+BVAL, AUX, CONF, COIN, TERM = "bval", "aux", "conf", "coin", "term"
+KINDS = (BVAL, AUX, CONF, COIN, TERM)
 VALUE_SETS = ((0,), (1,), (0, 1))
 BV, AUX_SENT, CONF_SENT, COIN_WAIT, HALTED = 0, 1, 2, 3, 4
 
@@ -51,11 +71,12 @@ class NodeConfig:
     coin_public: coin.CoinPublicKey | None = None
     coin_secret: coin.CoinSecretShare | None = attrs.field(default=None, repr=False)
     conf_round: bool = True  # False: the unfixed protocol (for the attack tests only)
+    session: int = 0  # the session (HoneyBadger: the epoch), part of every coin name
 
 
 @attrs.frozen(cache_hash=True)
 class Message:
-    """BVAL[r](v), AUX[r](v), CONF[r](S) or COIN[r](share) of ``instance``."""
+    """BVAL[r](v), AUX[r](v), CONF[r](S), COIN[r](share) or TERM[t](v) of ``instance``."""
 
     kind: str
     instance: int
@@ -86,10 +107,12 @@ class Node:
     shares: tuple[tuple[int, int, coin.CoinShare], ...]
     # coins known: (round, bit)
     coins: tuple[tuple[int, int], ...]
+    # TERM messages received or sent: (round t, sender, value)
+    terms: tuple[tuple[int, int, int], ...] = ()
 
 
 def new_node(config: NodeConfig) -> Node:
-    return Node(config, 0, BV, None, (), ((),), (), None, None, None, (), (), (), (), ())
+    return Node(config, 0, BV, None, (), ((),), (), None, None, None, (), (), (), (), (), ())
 
 
 @attrs.frozen
@@ -120,7 +143,7 @@ class FaultKind(enum.Enum):
     WRONG_INSTANCE = "wrong_instance"  #: the message belongs to another agreement instance
     WRONG_ROUND = "wrong_round"  #: the round is beyond the last round this node runs
     DUPLICATE = "duplicate"  #: the same message again from one sender
-    EQUIVOCATION = "equivocation"  #: a second AUX or CONF of one round with another value
+    EQUIVOCATION = "equivocation"  #: a second AUX/CONF of a round, or TERM, with another value
     BAD_COIN_SHARE = "bad_coin_share"  #: the coin share is refused (proof, index, name)
 
 
@@ -145,8 +168,9 @@ class LocalMisuseError(Exception):
     """The application asked for something the protocol does not allow."""
 
 
-def coin_name(instance: int, round_: int) -> bytes:
-    return f"aba/{instance}/{round_}".encode()
+def coin_name(session: int, instance: int, round_: int) -> bytes:
+    """The threshold coin's name for ``round_`` of ``instance`` in ``session``."""
+    return f"aba/{session}/{instance}/{round_}".encode()
 
 
 def _is_bit(v: object) -> bool:
@@ -163,7 +187,7 @@ def _fault(node: Node, sender: object, m: object) -> tuple[FaultKind, str] | Non
         return FaultKind.MALFORMED, ""
     if type(m.round) is not int or m.round < 0:
         return FaultKind.MALFORMED, ""
-    if m.kind in (BVAL, AUX) and not _is_bit(m.value):
+    if m.kind in (BVAL, AUX, TERM) and not _is_bit(m.value):
         return FaultKind.MALFORMED, ""
     if m.kind == CONF and m.value not in VALUE_SETS:
         return FaultKind.MALFORMED, ""
@@ -172,13 +196,18 @@ def _fault(node: Node, sender: object, m: object) -> tuple[FaultKind, str] | Non
     # Verify the instance and the round
     if m.instance != c.instance:
         return FaultKind.WRONG_INSTANCE, ""
-    if m.round > c.max_round:
+    if m.round > c.max_round + (1 if m.kind == TERM else 0):
         return FaultKind.WRONG_ROUND, ""
     # Verify that the sender did not send this before
     r = m.round
     if m.kind == BVAL:
         if (r, sender, m.value) in node.bvals:
             return FaultKind.DUPLICATE, ""
+    elif m.kind == TERM:
+        first_term = next(((t, v) for t, s, v in node.terms if s == sender), None)
+        if first_term is not None:
+            same = first_term == (r, m.value)
+            return (FaultKind.DUPLICATE if same else FaultKind.EQUIVOCATION), ""
     elif m.kind in (AUX, CONF):
         tally = node.auxes if m.kind == AUX else node.confs
         first = next((v for rr, s, v in tally if rr == r and s == sender), None)
@@ -191,7 +220,8 @@ def _fault(node: Node, sender: object, m: object) -> tuple[FaultKind, str] | Non
         if c.coin_public is None:
             return FaultKind.BAD_COIN_SHARE, "no coin keys configured"
         # Verify the share and its DLEQ proof
-        why = coin.verify_coin_share(c.coin_public, coin_name(c.instance, r), m.value, sender)
+        name = coin_name(c.session, c.instance, r)
+        why = coin.verify_coin_share(c.coin_public, name, m.value, sender)
         if why is not None:
             return FaultKind.BAD_COIN_SHARE, why.value
     return None
@@ -239,20 +269,36 @@ def _record(node: Node, sender: int, m: Message) -> Node:
         return attrs.evolve(node, auxes=tuple(sorted((*node.auxes, (r, sender, m.value)))))
     if m.kind == CONF:
         return attrs.evolve(node, confs=tuple(sorted((*node.confs, (r, sender, m.value)))))
+    if m.kind == TERM:
+        return attrs.evolve(node, terms=tuple(sorted((*node.terms, (r, sender, m.value)))))
     shares = tuple(sorted((*node.shares, (r, sender, m.value)), key=lambda x: (x[0], x[1])))
     node = attrs.evolve(node, shares=shares)
     c = node.config
     mine = [s for rr, _, s in shares if rr == r]
     if c.coin_public is not None and not any(rr == r for rr, _ in node.coins):
         if len(mine) >= c.coin_public.threshold:
-            value = coin.combine_verified_coin_shares(c.coin_public, coin_name(c.instance, r), mine)
+            name = coin_name(c.session, c.instance, r)
+            value = coin.combine_verified_coin_shares(c.coin_public, name, mine)
             if isinstance(value, coin.CoinValue):
                 node = attrs.evolve(node, coins=tuple(sorted((*node.coins, (r, value.bit)))))
     return node
 
 
-def _count(tally: tuple[tuple[int, int, object], ...], r: int, v: object) -> int:
-    return sum(1 for rr, _, vv in tally if rr == r and vv == v)
+def _bval_senders(node: Node, r: int, v: int) -> int:
+    """Senders of BVAL[r](v), a TERM[t](v) with t <= r counting as one (hbbft)."""
+    senders = {s for rr, s, vv in node.bvals if rr == r and vv == v}
+    return len(senders | {s for t, s, vv in node.terms if t <= r and vv == v})
+
+
+def _firsts(node: Node, tally: tuple[tuple[int, int, Any], ...], r: int) -> dict[int, Any]:
+    """Each sender's AUX (or CONF) value of round r; a TERM[t](v), t <= r, stands for one the
+    sender did not send (as v, or {v} for CONF)."""
+    out: dict[int, Any] = {s: v for rr, s, v in tally if rr == r}
+    conf = tally is node.confs
+    for t, s, v in node.terms:
+        if t <= r and s not in out:
+            out[s] = (v,) if conf else v
+    return out
 
 
 def _fire(node: Node, sent: list[Message]) -> tuple[Node, Effects]:
@@ -282,15 +328,23 @@ def _one_rule(node: Node) -> tuple[Node, list[Message] | None, int | None]:
     # MMR Fig. 1: relay on f+1 BVAL (every round so far)
     for rr, sent in enumerate(node.sent):
         for v in (0, 1):
-            if v not in sent and _count(node.bvals, rr, v) >= f + 1:
+            if v not in sent and _bval_senders(node, rr, v) >= f + 1:
                 m = Message(BVAL, c.instance, rr, v)
                 new_sent = tuple(sorted((*sent, v)))
                 node = attrs.evolve(node, sent=(*node.sent[:rr], new_sent, *node.sent[rr + 1 :]))
                 return _send(node, m), [m], None
+    # hbbft's TERM rule, after the relays (a halted node relays nothing): TERM(v) from f+1
+    # nodes (in rounds up to ours): decide v, TERM, halt
+    if node.decided is None:
+        for v in (0, 1):
+            if len({s for t, s, vv in node.terms if t <= r and vv == v}) >= f + 1:
+                m = Message(TERM, c.instance, r, v)
+                node = attrs.evolve(node, phase=HALTED, decided=(v, r))
+                return _send(node, m), [m], v
     # MMR Fig. 1: accept on 2f+1 BVAL; Fig. 2 lines 04-05: AUX of the first value
     if node.phase < COIN_WAIT:
         for v in (0, 1):
-            if v not in node.bin_values and _count(node.bvals, r, v) >= 2 * f + 1:
+            if v not in node.bin_values and _bval_senders(node, r, v) >= 2 * f + 1:
                 node = attrs.evolve(node, bin_values=tuple(sorted((*node.bin_values, v))))
                 if node.phase == BV:
                     m = Message(AUX, c.instance, r, v)
@@ -298,9 +352,9 @@ def _one_rule(node: Node) -> tuple[Node, list[Message] | None, int | None]:
                 return node, [], None
     # Fig. 2 line 06: values carried by AUX from n−f nodes, within bin_values
     if node.phase == AUX_SENT:
-        carriers = {s for rr, s, v in node.auxes if rr == r and v in node.bin_values}
-        if len(carriers) >= n - f:
-            vals = tuple(sorted({v for rr, _, v in node.auxes if rr == r and v in node.bin_values}))
+        auxes = {s: v for s, v in _firsts(node, node.auxes, r).items() if v in node.bin_values}
+        if len(auxes) >= n - f:
+            vals = tuple(sorted(set(auxes.values())))
             if c.conf_round:
                 m = Message(CONF, c.instance, r, vals)
                 node = attrs.evolve(_send(node, m), aux_vals=vals, phase=CONF_SENT)
@@ -309,25 +363,26 @@ def _one_rule(node: Node) -> tuple[Node, list[Message] | None, int | None]:
             return _invoke_coin(node)
     # the CONF round: n−f CONF within bin_values; vals = their union
     if node.phase == CONF_SENT:
-        good = [(s, v) for rr, s, v in node.confs if rr == r and set(v) <= set(node.bin_values)]
-        if len({s for s, _ in good}) >= n - f:
-            vals = tuple(sorted(set().union(*(set(v) for _, v in good))))
+        bins = set(node.bin_values)
+        good = [v for v in _firsts(node, node.confs, r).values() if set(v) <= bins]
+        if len(good) >= n - f:
+            vals = tuple(sorted(set().union(*(set(v) for v in good))))
             return _invoke_coin(attrs.evolve(node, vals=vals, phase=COIN_WAIT))
     # Fig. 2 lines 07-09 once the coin of the round is known
     if node.phase == COIN_WAIT:
         s = dict(node.coins).get(r)
         if s is not None and node.vals is not None:
-            decided = node.decided
-            new_decision = None
             if len(node.vals) == 1:
                 est = node.vals[0]
-                if est == s and decided is None:
-                    decided, new_decision = (est, r), est
+                if est == s:
+                    # decide, TERM[r+1](est) and halt (hbbft's ``decide``)
+                    m = Message(TERM, c.instance, r + 1, est)
+                    node = attrs.evolve(node, est=est, phase=HALTED, decided=(est, r))
+                    return _send(node, m), [m], est
             else:
                 est = s
             if r >= c.max_round:
-                node = attrs.evolve(node, est=est, phase=HALTED, decided=decided)
-                return node, [], new_decision
+                return attrs.evolve(node, est=est, phase=HALTED), [], None
             m = Message(BVAL, c.instance, r + 1, est)
             node = attrs.evolve(
                 node,
@@ -339,9 +394,8 @@ def _one_rule(node: Node) -> tuple[Node, list[Message] | None, int | None]:
                 bin_values=(),
                 aux_vals=None,
                 vals=None,
-                decided=decided,
             )
-            return _send(node, m), [m], new_decision
+            return _send(node, m), [m], None
     return node, None, None
 
 
@@ -350,6 +404,7 @@ def _invoke_coin(node: Node) -> tuple[Node, list[Message] | None, int | None]:
     c = node.config
     if c.coin_secret is None or c.coin_public is None:
         return node, [], None
-    share = coin.coin_share(c.coin_public, c.coin_secret, coin_name(c.instance, node.round))
+    name = coin_name(c.session, c.instance, node.round)
+    share = coin.coin_share(c.coin_public, c.coin_secret, name)
     m = Message(COIN, c.instance, node.round, share)
     return _send(node, m), [m], None

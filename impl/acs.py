@@ -14,10 +14,12 @@ The binary agreements come in two ways:
   correct node input);
 * *embedded* (``NodeConfig.aba`` an :class:`AbaSetup`): the node runs n real
   :mod:`mnemosyne_consensus.impl.aba` nodes (MMR with the CONF round and the threshold coin),
-  routes each ``aba.Message`` to BA_j by its instance (``session·n + j``, so that coin names
-  differ between ACS sessions), and feeds their decisions to Figure 4's rules itself. The ABA
-  nodes keep running after the ACS output (MMR has no termination message: a node that decided
-  keeps helping the others until ``max_round``), so the caller keeps delivering to the node.
+  routes each ``aba.Message`` to BA_j by its instance (``session·n + j``), gives each the ACS
+  session (:attr:`AbaSetup.session`, HoneyBadger's epoch) so that its coin names
+  ``aba/session/instance/round`` are fresh in every session, and feeds their decisions to
+  Figure 4's rules itself. An ABA node that decides broadcasts TERM and halts (hbbft's
+  termination, see :mod:`.aba`); the TERMs let the other nodes' instances finish, so a node
+  whose ACS has output may stop taking this session's messages.
 
 Figure 4, rule by rule (each fired in the step of the event that enables it):
     line 1  RBC_j delivers v_j and BA_j has no input yet: ``AbaInput(j, 1)``;
@@ -98,6 +100,7 @@ def new_node(config: NodeConfig) -> Node:
                     setup.max_round,
                     setup.coin_public,
                     setup.coin_secret,
+                    session=setup.session,
                 )
             )
             for j in range(n)

@@ -28,8 +28,17 @@ body does not open under the combined key (DECRYPTION_FAILED), or whose plaintex
 list of strings, contributes nothing: every correct node gets the same v_j from ACS, and with
 verified shares the same key, so all drop it alike (the paper leaves this case implicit).
 
-The ABAs of ACS are ports (see :mod:`.acs`): the node emits ``aba_inputs`` (epoch, j, bit) and
-takes ``AbaDecided`` events from whatever ABA the caller runs.
+The binary agreements of ACS come in two ways (see :mod:`.acs`):
+
+* *real* (``NodeConfig.coin_public`` set): every epoch's ACS embeds n real
+  :mod:`.aba` nodes (MMR with the CONF round, hbbft's TERM termination, the
+  Cachin-Kursawe-Shoup threshold coin) whose *session* is the epoch, so each epoch's coins are
+  fresh (coin name ``aba/epoch/instance/round``); their messages travel as ``AcsMessage`` like
+  the RBC ones. A node that output its block leaves the epoch: its ABAs have decided and sent
+  TERM, its RBCs of the subset have sent READY, and it has sent its decryption shares, which is
+  all the slower nodes need from it;
+* *ports* (no coin keys): the node emits ``aba_inputs`` (epoch, j, bit) and takes
+  ``AbaDecided`` events from whatever ABA the caller runs (the simulation's ideal one).
 
 Messages of another epoch: a past epoch's are ignored (no fault: late messages are normal); a
 future epoch's are refused with FUTURE_EPOCH and the state unchanged, for the transport to
@@ -45,8 +54,10 @@ from collections.abc import Callable
 
 import attrs
 
+from . import aba as aba_impl
 from . import acs as acs_impl
 from . import rbc as rbc_impl
+from . import threshold_coin as coin
 from . import threshold_encryption as tpke
 from .threshold_group import Dleq
 
@@ -74,6 +85,10 @@ class NodeConfig:
     batch_size: int  # B
     public: tpke.EncryptionPublicKey
     secret: tpke.DecryptionKeyShare = attrs.field(repr=False)
+    # the real ABAs' threshold coin (None: the ABAs are ports) and their last round
+    coin_public: coin.CoinPublicKey | None = None
+    coin_secret: coin.CoinSecretShare | None = attrs.field(default=None, repr=False)
+    aba_max_round: int = 64
 
 
 @attrs.frozen(cache_hash=True)
@@ -102,7 +117,13 @@ def new_node(config: NodeConfig, queue: tuple[str, ...] = ()) -> Node:
 def _fresh_epoch(
     config: NodeConfig, queue: tuple[str, ...], log: tuple[tuple[str, ...], ...], epoch: int
 ) -> Node:
-    acs = acs_impl.new_node(acs_impl.NodeConfig(config.me, config.n, config.f))
+    setup = None
+    if config.coin_public is not None and config.coin_secret is not None:
+        # the epoch is the ABAs' session: fresh coins every epoch
+        setup = acs_impl.AbaSetup(
+            config.aba_max_round, config.coin_public, config.coin_secret, session=epoch
+        )
+    acs = acs_impl.new_node(acs_impl.NodeConfig(config.me, config.n, config.f, setup))
     n = config.n
     return Node(config, queue, log, epoch, False, acs, None, ((),) * n, (), (None,) * n)
 
@@ -112,10 +133,10 @@ def _fresh_epoch(
 
 @attrs.frozen(cache_hash=True)
 class AcsMessage:
-    """A message of epoch ``epoch``'s ACS (an RBC message tagged with its instance)."""
+    """A message of epoch ``epoch``'s ACS: an RBC message, or a real ABA's (with instance)."""
 
     epoch: int
-    message: rbc_impl.Message
+    message: rbc_impl.Message | aba_impl.Message
 
 
 @attrs.frozen(cache_hash=True)
@@ -271,6 +292,8 @@ def step(node: Node, event: Event, ops: Ops = STANDARD_OPS) -> tuple[Node, Effec
         node = attrs.evolve(node, proposed=True)
         return _lift_acs(node, acs_impl.Propose(encode_ciphertext(ct)), ops)
     if isinstance(event, AbaDecided):
+        if node.acs.abas is not None:
+            raise LocalMisuseError("the ABAs are real (embedded): their decisions are not events")
         if event.epoch != node.epoch:
             raise LocalMisuseError(f"a BA decision of epoch {event.epoch} in {node.epoch}")
         return _lift_acs(node, acs_impl.AbaDecided(event.instance, event.bit), ops)

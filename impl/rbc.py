@@ -23,7 +23,9 @@ Validation (one check per line, in this order; the first failure is the fault, n
     VAL/ECHO/READY with another value from one sender: the first one counts).
 
 The erasure-coded variant of the HoneyBadger paper (Figure 2; Cachin & Tessaro's AVID) is
-:func:`avid_step` below, on :mod:`.erasure` (zfec Reed-Solomon and a Merkle commitment).
+:func:`avid_step` below, on :mod:`.erasure` (zfec Reed-Solomon and a Merkle commitment); it
+refines the AVID section of :mod:`mnemosyne_consensus.spec.rbc` (checked step by step by the
+``avid-impl*`` configs of :mod:`mnemosyne_consensus.model_checks.rbc`).
 """
 
 from __future__ import annotations

@@ -1,19 +1,24 @@
-"""Model checks of binary agreement (MMR with the CONF round): configs, mutants, the attack.
+"""Model checks of binary agreement (MMR with the CONF round and hbbft's TERM termination):
+configs, mutants, the attack.
 
 What is here
     * The exhaustive model of :mod:`spec.aba` (one global pool, the Byzantine alphabet, the coin
       as a choice made when it opens: no state before the opening depends on its value, every
       state after may), with configs ``default`` (Byzantine BVAL/AUX equivocation, round 0),
-      ``tiny``, ``full-alphabet`` (CONF equivocation too), ``unanimous``, ``two-rounds`` and the
-      bounded-liveness configs ``liveness-tiny`` / ``liveness`` (a good coin from GST = round 0).
+      ``tiny``, ``full-alphabet`` (CONF equivocation too), ``unanimous``, ``two-rounds``, ``term``
+      (Byzantine TERMs) and the bounded-liveness configs ``liveness-tiny`` / ``liveness`` /
+      ``liveness-term`` (a good coin from GST = round 0; deciders halt after their TERM).
     * Rule mutants explored on the spec, among them the unfixed protocol (``no-conf``,
-      HoneyBadgerBFT's original Figure 4) and the own-CONF-values variant (``conf-own-values``).
+      HoneyBadgerBFT's original Figure 4), the own-CONF-values variant (``conf-own-values``),
+      a decision on one TERM (``decide-on-one-term``, agreement) and hbbft's TERM of the next
+      round after a TERM decision (``term-next-round``, termination).
     * :func:`issue59_attack`: the published attack of amiller/HoneyBadgerBFT#59 as a scripted
       adversary (scheduler + one Byzantine node) against a fair seeded coin; and
       :func:`round_game`, the exhaustive one-round game behind it (benchmark-sized).
-    * The impl (:mod:`impl.aba`) under the model: config ``impl`` (external coin, refinement and
-      faults at every step, impl mutants), and :class:`AbaMachine` / :class:`AbaMachineSeven`,
-      Hypothesis machines at n = 4 and 7 with the real CKS threshold coin
+    * The impl (:mod:`impl.aba`) under the model: configs ``impl`` / ``impl-tiny`` (external
+      coin, refinement and faults at every step, impl mutants), and :class:`AbaMachine` /
+      :class:`AbaMachineSeven`, Hypothesis machines at n = 4 and 7 with the real CKS threshold
+      coin
       (:mod:`impl.threshold_coin`, dealer keys from a fixed seed).
     * The oracle: :data:`CODEC`, :func:`node_event`, :func:`step_checker`, :data:`ORACLE`
       (nodes with an external coin; coin shares are the threshold-coin module's business).
@@ -93,7 +98,21 @@ MUTANTS = (
         "impl-aux-twice",
         "the impl sends AUX again for the second value that joins bin_values",
         "refinement",
-        config="impl",
+        config="impl-tiny",
+    ),
+    Mutant(
+        "decide-on-one-term",
+        "decide v on a single TERM(v) instead of f+1: the Byzantine node's TERM makes a correct "
+        "node decide the value the others do not",
+        "agreement",
+        config="term",
+    ),
+    Mutant(
+        "term-next-round",
+        "hbbft's choice: a node deciding by f+1 TERMs sends TERM of the NEXT round, so its "
+        "current round misses its AUX and CONF and a slower correct node waits there for ever",
+        "terminates",
+        config="liveness-term",
     ),
     Mutant(
         "aux-quorum-n",
@@ -111,6 +130,8 @@ RULE_MUTANTS = {
     "relay-threshold-too-low": spec.Rules(relay_threshold=lambda n, f: f),
     "aux-quorum-n": spec.Rules(aux_quorum=lambda n, f: n),
     "weak-quorums-no-coin": spec.Rules(aux_quorum=lambda n, f: f + 1, decide_ignores_coin=True),
+    "decide-on-one-term": spec.Rules(term_threshold=lambda n, f: 1),
+    "term-next-round": spec.Rules(term_next_round=True),
 }
 
 
@@ -126,6 +147,7 @@ def params_of(config: Config) -> spec.Params:
         gst=p.get("gst", 0),
         silent_byzantine=p.get("silent_byzantine", False),
         byzantine_kinds=tuple(p.get("byzantine_kinds", ("bval", "aux", "conf"))),
+        term_from=p.get("term_from", 0),
     )
 
 
@@ -182,25 +204,25 @@ CONFIGS = (
         "n = 4, f = 1, Byzantine node 3 equivocating BVAL and AUX (selective sending), inputs "
         "(0, 1, 1), round 0 with its coin",
         {**_FOUR, "inputs": ((0, 1, 1),), "max_round": 0, "byzantine_kinds": ("bval", "aux")},
-        expected_distinct_states=47068,
+        expected_distinct_states=10781,
     ),
     Config(
         "tiny",
         "n = 4, f = 1, Byzantine node 3 equivocating BVAL only, inputs (0, 1, 1), round 0",
         {**_FOUR, "inputs": ((0, 1, 1),), "max_round": 0, "byzantine_kinds": ("bval",)},
-        expected_distinct_states=10042,
+        expected_distinct_states=2758,
     ),
     Config(
         "full-alphabet",
-        "n = 4, f = 1, Byzantine node 3 equivocating BVAL, AUX and CONF, round 0 (about a minute)",
+        "n = 4, f = 1, Byzantine node 3 equivocating BVAL, AUX and CONF, round 0 (a few seconds)",
         {**_FOUR, "inputs": ((0, 1, 1),), "max_round": 0},
-        expected_distinct_states=209716,
+        expected_distinct_states=49456,
     ),
     Config(
         "two-rounds",
         "n = 4, f = 1, Byzantine node 3 equivocating BVAL, rounds 0..1 (decisions in round 1)",
         {**_FOUR, "inputs": ((0, 1, 1),), "max_round": 1, "byzantine_kinds": ("bval",)},
-        expected_distinct_states=17390,
+        expected_distinct_states=4187,
     ),
     Config(
         "unanimous",
@@ -209,11 +231,38 @@ CONFIGS = (
         expected_distinct_states=197,
     ),
     Config(
+        "term",
+        "n = 4, f = 1, Byzantine node 3 sending any TERM[t](b) (which counts as its BVAL, AUX "
+        "and CONF from round t on), every correct input 1, round 0",
+        {**_FOUR, "inputs": ((1, 1, 1),), "max_round": 0, "byzantine_kinds": ("term",)},
+        expected_distinct_states=197,
+    ),
+    Config(
         "impl",
         "the impl nodes (external coin) under the spec: n = 4, f = 1, Byzantine node 3 "
-        "equivocating BVAL/AUX/CONF, inputs (0, 1, 1), round 0; first 20,000 states",
-        {**_FOUR, "inputs": ((0, 1, 1),), "max_round": 0, "level": "impl"},
+        "equivocating BVAL/AUX/CONF and sending TERMs, inputs (0, 1, 1), round 0; first "
+        "20,000 states",
+        {
+            **_FOUR,
+            "inputs": ((0, 1, 1),),
+            "max_round": 0,
+            "level": "impl",
+            "byzantine_kinds": ("bval", "aux", "conf", "term"),
+        },
         bounds=Bounds(max_states=20_000),
+    ),
+    Config(
+        "impl-tiny",
+        "the impl nodes (external coin) under the spec, Byzantine node 3 equivocating BVAL "
+        "only, inputs (0, 1, 1), round 0; first 5,000 states",
+        {
+            **_FOUR,
+            "inputs": ((0, 1, 1),),
+            "max_round": 0,
+            "level": "impl",
+            "byzantine_kinds": ("bval",),
+        },
+        bounds=Bounds(max_states=5_000),
     ),
     Config(
         "liveness-tiny",
@@ -225,13 +274,13 @@ CONFIGS = (
             "coin": "good",
             "byzantine_kinds": ("bval",),
         },
-        expected_distinct_states=8932,
+        expected_distinct_states=2238,
     ),
     Config(
         "liveness",
         "bounded liveness: n = 4, f = 1, Byzantine node 3 equivocating BVAL and AUX, inputs "
         "(0, 1, 1), a good coin from round 0 (GST), rounds 0..1: every fair run ends with all "
-        "correct nodes decided (65,776 states, about 15-35 s)",
+        "correct nodes decided (12,577 states, a few seconds)",
         {
             **_FOUR,
             "inputs": ((0, 1, 1),),
@@ -239,13 +288,31 @@ CONFIGS = (
             "coin": "good",
             "byzantine_kinds": ("bval", "aux"),
         },
-        expected_distinct_states=65776,
+        expected_distinct_states=12577,
+    ),
+    Config(
+        "liveness-term",
+        "bounded liveness with halting deciders and Byzantine TERMs: n = 4, f = 1, Byzantine "
+        "node 3 equivocating BVAL and CONF and sending any TERM[t](b), t >= 1, a good coin from "
+        "round 0, rounds 0..1: every fair run ends with all correct nodes decided",
+        {
+            **_FOUR,
+            "inputs": ((0, 1, 1),),
+            "max_round": 1,
+            "coin": "good",
+            "byzantine_kinds": ("bval", "conf", "term"),
+            "term_from": 1,
+        },
+        expected_distinct_states=12631,
     ),
 )
 
 PROTOCOL = ProtocolEntry(
     name="aba",
-    summary="MMR binary agreement with the CONF round and a threshold coin, n = 4, f = 1",
+    summary=(
+        "MMR binary agreement with the CONF round, TERM termination and a threshold coin, "
+        "n = 4, f = 1"
+    ),
     source=SOURCE,
     configs=CONFIGS,
     mutants=MUTANTS,
@@ -430,6 +497,8 @@ def issue59_attack(rounds: int, seed: int, rules: spec.Rules = spec.SPEC_RULES) 
 
 # -- Hypothesis: impl nodes with the real threshold coin, at n = 4 and n = 7 -----------------------
 
+ALL_KINDS = ("bval", "aux", "conf", "term")
+
 
 def to_spec_process(node: impl.Node) -> spec.Process:
     """The abstraction of an impl node (started: ``est`` is set) to the spec's variables."""
@@ -503,7 +572,7 @@ class AbaMachine(RuleBasedStateMachine):
         self.public, self.secrets = coin.deal_coin(n, f + 1, b"mnemosyne/aba/machine")
         self.true_coins = {}
         for r in range(self.ROUNDS + 1):
-            name = impl.coin_name(0, r)
+            name = impl.coin_name(0, 0, r)
             shares = [coin.coin_share(self.public, s, name) for s in self.secrets[: f + 1]]
             value = coin.combine_coin_shares(self.public, name, shares)
             assert isinstance(value, coin.CoinValue)
@@ -516,7 +585,9 @@ class AbaMachine(RuleBasedStateMachine):
     @initialize(inputs=st.lists(st.integers(0, 1), min_size=3, max_size=6))
     def start(self, inputs: list[int]) -> None:
         values = tuple((inputs * 3)[: len(self.correct)])
-        params = spec.Params(self.N, self.F, self.byzantine, (values,), self.ROUNDS)
+        params = spec.Params(
+            self.N, self.F, self.byzantine, (values,), self.ROUNDS, byzantine_kinds=ALL_KINDS
+        )
         self.ctx = spec.Context(params)
         (self.ghost,) = spec.initial_states(params)
         for p, v in zip(self.correct, values, strict=True):
@@ -566,7 +637,7 @@ class AbaMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.ghost is not None)
     @rule(
-        kind=st.sampled_from((impl.BVAL, impl.AUX, impl.CONF, impl.COIN, "forged-coin")),
+        kind=st.sampled_from((impl.BVAL, impl.AUX, impl.CONF, impl.COIN, impl.TERM, "forged-coin")),
         round_=st.integers(0, 3),
         value=st.integers(0, 2),
         to=st.integers(0, 10_000),
@@ -575,14 +646,15 @@ class AbaMachine(RuleBasedStateMachine):
     def byzantine_sends(self, kind: str, round_: int, value: int, to: int, byz: int) -> None:
         b = self.byzantine[byz % len(self.byzantine)]
         target = self.correct[to % len(self.correct)]
-        if kind in (impl.BVAL, impl.AUX):
+        if kind in (impl.BVAL, impl.AUX, impl.TERM):
             m = impl.Message(kind, 0, round_, value % 2)
         elif kind == impl.CONF:
             m = impl.Message(kind, 0, round_, impl.VALUE_SETS[value])
         else:
-            share = coin.coin_share(self.public, self.secrets[b], impl.coin_name(0, round_))
+            share = coin.coin_share(self.public, self.secrets[b], impl.coin_name(0, 0, round_))
             if kind == "forged-coin":  # another node's sigma under b's index: the proof fails
-                other = coin.coin_share(self.public, self.secrets[0], impl.coin_name(0, round_))
+                name = impl.coin_name(0, 0, round_)
+                other = coin.coin_share(self.public, self.secrets[0], name)
                 share = attrs.evolve(share, value=other.value)
             m = impl.Message(impl.COIN, 0, round_, share)
         self._apply(target, b, m)
@@ -603,7 +675,7 @@ class AbaMachineSeven(AbaMachine):
 
 # -- The impl under the model (external coin), for the oracle --------------------------------------
 
-ORACLE_PARAMS = spec.Params(4, 1, (3,), ((0, 1, 1),), 0, byzantine_kinds=("bval", "aux", "conf"))
+ORACLE_PARAMS = spec.Params(4, 1, (3,), ((0, 1, 1),), 0, byzantine_kinds=ALL_KINDS)
 
 
 @attrs.frozen(cache_hash=True)
@@ -670,6 +742,8 @@ def forged_aba_events(params: spec.Params) -> tuple[tuple[impl.Receive, impl.Fau
         (impl.Receive(b, impl.Message(impl.BVAL, 1, 0, 1)), impl.FaultKind.WRONG_INSTANCE),
         (impl.Receive(b, impl.Message(impl.AUX, 0, 5, 1)), impl.FaultKind.WRONG_ROUND),
         (impl.Receive(b, impl.Message(impl.COIN, 0, 0, "share")), impl.FaultKind.MALFORMED),
+        (impl.Receive(b, impl.Message(impl.TERM, 0, 0, 2)), impl.FaultKind.MALFORMED),
+        (impl.Receive(b, impl.Message(impl.TERM, 0, 9, 1)), impl.FaultKind.WRONG_ROUND),
     )
 
 
@@ -681,6 +755,8 @@ def oracle_node(me: int, params: spec.Params = ORACLE_PARAMS) -> impl.Node:
 def _recorded(node: impl.Node, sender: int, m: impl.Message) -> bool:
     if m.kind == impl.BVAL:
         return (m.round, sender, m.value) in node.bvals
+    if m.kind == impl.TERM:
+        return any(s == sender for _, s, _ in node.terms)
     tally = node.auxes if m.kind == impl.AUX else node.confs
     return (m.round, sender, m.value) in tally
 
@@ -862,8 +938,9 @@ def _msg_json(m: Any) -> Any:
 class AbaCodec:
     """Encoding of an ABA node with an external coin (no coin keys), its events and effects.
 
-    state    {"me", "n", "f", "instance", "max_round", "round", "phase", "est", "ests", "sent",
-              "bin_values", "aux_vals", "vals", "decided", "bvals", "auxes", "confs", "coins"}
+    state    {"me", "n", "f", "session", "instance", "max_round", "round", "phase", "est", "ests",
+              "sent", "bin_values", "aux_vals", "vals", "decided", "bvals", "auxes", "confs",
+              "terms", "coins"}
              (tallies as [round, sender, value] triples, coins as [round, bit] pairs)
     event    {"type": "input", "value": b} | {"type": "coin", "round": r, "value": b}
              {"type": "receive", "sender": s, "message": {"kind", "instance", "round", "value"}}
@@ -880,6 +957,7 @@ class AbaCodec:
                 "me": _NAT,
                 "n": {"type": "integer", "minimum": 1},
                 "f": _NAT,
+                "session": _NAT,
                 "instance": _NAT,
                 "max_round": _NAT,
                 "round": _NAT,
@@ -904,6 +982,7 @@ class AbaCodec:
                 "bvals": _triples(_BIT),
                 "auxes": _triples(_BIT),
                 "confs": _triples(_SET),
+                "terms": _triples(_BIT),
                 "coins": {
                     "type": "array",
                     "items": {
@@ -917,7 +996,7 @@ class AbaCodec:
         )
         sent = _obj(
             {
-                "kind": {"enum": [impl.BVAL, impl.AUX, impl.CONF]},
+                "kind": {"enum": [impl.BVAL, impl.AUX, impl.CONF, impl.TERM]},
                 "instance": _NAT,
                 "round": _NAT,
                 "value": {},
@@ -954,6 +1033,7 @@ class AbaCodec:
             "me": c.me,
             "n": c.n,
             "f": c.f,
+            "session": c.session,
             "instance": c.instance,
             "max_round": c.max_round,
             "round": node.round,
@@ -968,6 +1048,7 @@ class AbaCodec:
             "bvals": [list(t) for t in node.bvals],
             "auxes": [list(t) for t in node.auxes],
             "confs": [[r, s, list(v)] for r, s, v in node.confs],
+            "terms": [list(t) for t in node.terms],
             "coins": [list(c_) for c_ in node.coins],
         }
 
@@ -977,7 +1058,7 @@ class AbaCodec:
         n = expect_int(doc["n"], f"{path}.n", minimum=1)
         ints = {
             k: expect_int(doc[k], f"{path}.{k}", minimum=0)
-            for k in ("me", "f", "instance", "max_round", "round", "phase")
+            for k in ("me", "f", "session", "instance", "max_round", "round", "phase")
         }
         if ints["me"] >= n:
             raise DecodeError(f"{path}.me", f"node {ints['me']} out of range for {n}")
@@ -1034,7 +1115,9 @@ class AbaCodec:
             bits(s, f"{path}.sent[{k}]")
             for k, s in enumerate(expect_array(doc["sent"], f"{path}.sent"))
         )
-        config = impl.NodeConfig(ints["me"], n, ints["f"], ints["instance"], ints["max_round"])
+        config = impl.NodeConfig(
+            ints["me"], n, ints["f"], ints["instance"], ints["max_round"], session=ints["session"]
+        )
         return impl.Node(
             config,
             ints["round"],
@@ -1051,6 +1134,7 @@ class AbaCodec:
             triples("confs", value_set),
             (),
             tuple(sorted(coins)),
+            triples("terms", bit),
         )
 
     def encode_event(self, event: impl.Event) -> Any:
@@ -1138,7 +1222,8 @@ def refusal(node: impl.Node, sender: Any, m: Any) -> impl.FaultKind | None:
         return impl.FaultKind.MALFORMED
     if type(m.round) is not int or m.round < 0:
         return impl.FaultKind.MALFORMED
-    if m.kind in (impl.BVAL, impl.AUX) and not (type(m.value) is int and m.value in (0, 1)):
+    bits = (impl.BVAL, impl.AUX, impl.TERM)
+    if m.kind in bits and not (type(m.value) is int and m.value in (0, 1)):
         return impl.FaultKind.MALFORMED
     if m.kind == impl.CONF and m.value not in impl.VALUE_SETS:
         return impl.FaultKind.MALFORMED
@@ -1146,10 +1231,16 @@ def refusal(node: impl.Node, sender: Any, m: Any) -> impl.FaultKind | None:
         return impl.FaultKind.MALFORMED  # no share decodes into this encoding (no coin keys)
     if m.instance != c.instance:
         return impl.FaultKind.WRONG_INSTANCE
-    if m.round > c.max_round:
+    if m.round > c.max_round + (1 if m.kind == impl.TERM else 0):
         return impl.FaultKind.WRONG_ROUND
     if m.kind == impl.BVAL:
         return impl.FaultKind.DUPLICATE if (m.round, sender, m.value) in node.bvals else None
+    if m.kind == impl.TERM:
+        term = next(((r, v) for r, s, v in node.terms if s == sender), None)
+        if term is None:
+            return None
+        same = term == (m.round, m.value)
+        return impl.FaultKind.DUPLICATE if same else impl.FaultKind.EQUIVOCATION
     tally = node.auxes if m.kind == impl.AUX else node.confs
     first = next((v for r, s, v in tally if r == m.round and s == sender), None)
     if first is None:
@@ -1168,6 +1259,7 @@ def _local_view(node: impl.Node) -> tuple[spec.Context, spec.SystemState]:
     pool = [spec.Message(spec.BVAL, r, s, v) for r, s, v in node.bvals]
     pool += [spec.Message(spec.AUX, r, s, v) for r, s, v in node.auxes]
     pool += [spec.Message(spec.CONF, r, s, v) for r, s, v in node.confs]
+    pool += [spec.Message(spec.TERM, r, s, v) for r, s, v in node.terms]
     coins = [None] * (c.max_round + 1)
     for r, v in node.coins:
         if r <= c.max_round:
@@ -1227,12 +1319,14 @@ def step_checker(codec: AbaCodec = CODEC) -> Any:
             entry = (m.round, event.sender, m.value)
             if m.kind == impl.BVAL:
                 recorded = attrs.evolve(pre, bvals=tuple(sorted((*pre.bvals, entry))))
+            elif m.kind == impl.TERM:
+                recorded = attrs.evolve(pre, terms=tuple(sorted((*pre.terms, entry))))
             elif m.kind == impl.AUX:
                 recorded = attrs.evolve(pre, auxes=tuple(sorted((*pre.auxes, entry))))
             else:
                 recorded = attrs.evolve(pre, confs=tuple(sorted((*pre.confs, entry))))
         me = pre.config.me
-        for name in ("bvals", "auxes", "confs"):
+        for name in ("bvals", "auxes", "confs", "terms"):
             before, after = set(getattr(recorded, name)), set(getattr(post, name))
             if not before <= after or any(s != me for _, s, _ in after - before):
                 return (
@@ -1260,7 +1354,13 @@ def step_checker(codec: AbaCodec = CODEC) -> Any:
             )
         if effects is not None:
             new = []
-            for name, kind in (("bvals", impl.BVAL), ("auxes", impl.AUX), ("confs", impl.CONF)):
+            tallies = (
+                ("bvals", impl.BVAL),
+                ("auxes", impl.AUX),
+                ("confs", impl.CONF),
+                ("terms", impl.TERM),
+            )
+            for name, kind in tallies:
                 for r, _, v in sorted(set(getattr(post, name)) - set(getattr(recorded, name))):
                     new.append(_msg_json(impl.Message(kind, pre.config.instance, r, v)))
             if isinstance(event, impl.Input):

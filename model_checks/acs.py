@@ -400,7 +400,7 @@ def run_embedded(
     n: int, f: int, seed: int, max_round: int = 40, byzantine_value: str | None = "x"
 ) -> dict[str, Any]:
     """One ACS session of n − f correct impl nodes with *embedded* ABAs under a seeded random
-    scheduler: every RBC, BVAL/AUX/CONF and coin-share message goes through the network. The
+    scheduler: every RBC, BVAL/AUX/CONF/TERM and coin-share message goes through the network. The
     Byzantine nodes send a VAL of ``byzantine_value`` (None: silent) and nothing else.
 
     Returns the correct nodes' outputs, the messages delivered, and whether all output.

@@ -11,14 +11,19 @@ Sources: HoneyBadgerBFT (Miller et al., CCS 2016) §4.5, Figure 1; see
 * :class:`Cluster` runs the *implementation* (:mod:`mnemosyne_consensus.impl.honeybadger`):
   every message of every node -- the Bracha RBC messages of ACS and the DEC shares -- goes
   through a seeded random scheduler, with the real TDH2 threshold encryption and share proofs
-  (:mod:`mnemosyne_consensus.impl.threshold_encryption`). Abstracted: the binary agreements of
-  ACS, replaced by the ideal functionality (BA_j decides once every correct node input, a bit
-  some correct node input, chosen by the seeded scheduler). The Byzantine nodes propose (a
+  (:mod:`mnemosyne_consensus.impl.threshold_encryption`). The binary agreements of ACS are
+  either real (``aba="real"``: every BVAL/AUX/CONF/COIN/TERM message of n embedded MMR nodes
+  per epoch through the same scheduler, with the real threshold coin, session = epoch) or the
+  ideal functionality (``aba="ideal"``: BA_j decides once every correct node input, a bit some
+  correct node input, chosen by the seeded scheduler). The Byzantine nodes propose (a
   ciphertext of their own transaction, or garbage), send decryption shares with a wrong value
-  (refused as BAD_PROOF), and are otherwise silent.
-* :class:`HoneyBadgerMachine` drives a cluster at n = 4 and 7 with Hypothesis-chosen schedules
-  and checks agreement and integrity after every step.
-* :func:`bench_honeybadger` measures simulated epochs per second.
+  (refused as BAD_PROOF), and are otherwise silent (so every ABA round needs every correct
+  node, or its TERM).
+* :class:`HoneyBadgerMachine` drives a cluster (ideal ABA) at n = 4 and 7 with
+  Hypothesis-chosen schedules and checks agreement and integrity after every step;
+  :class:`HoneyBadgerRealAbaMachine` does the same at n = 4 with the real ABA and runs epochs
+  end to end.
+* :func:`bench_honeybadger` measures simulated epochs per second (real or ideal ABA).
 
 Censorship resilience is checked twice: in the spec as a step property (light load: the next
 epoch), and in simulation by :func:`censorship_run` (a transaction queued at f+1 correct nodes,
@@ -39,6 +44,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from ..impl import honeybadger as impl
+from ..impl import threshold_coin as coin
 from ..impl import threshold_encryption as tpke
 from ..impl import threshold_group as group
 from ..spec import honeybadger as spec
@@ -169,6 +175,12 @@ def keys(n: int, f: int) -> tuple[tpke.EncryptionPublicKey, tuple[tpke.Decryptio
     return tpke.deal_encryption(n, f + 1, b"mnemosyne/honeybadger/dealer/" + bytes([n, f]))
 
 
+@functools.lru_cache(maxsize=8)
+def coin_keys(n: int, f: int) -> tuple[coin.CoinPublicKey, tuple[coin.CoinSecretShare, ...]]:
+    """The trusted dealer's threshold-coin keys for n nodes, threshold f+1 (seeded: an input)."""
+    return coin.deal_coin(n, f + 1, b"mnemosyne/honeybadger/coin/" + bytes([n, f]))
+
+
 def bad_share(share: tpke.DecryptionShare) -> tpke.DecryptionShare:
     """The share with a wrong but well-formed value (u_i times g): its proof no longer holds."""
     value = group.encode_point(group.add(group.decode_point(share.value), group.base_mul(1)))
@@ -176,7 +188,8 @@ def bad_share(share: tpke.DecryptionShare) -> tpke.DecryptionShare:
 
 
 class Cluster:
-    """n − f correct impl nodes and f scripted Byzantine ones, one network, the ideal ABA."""
+    """n − f correct impl nodes and f scripted Byzantine ones, one network; the binary
+    agreements real (``aba="real"``, embedded in every node's ACS) or ideal (``"ideal"``)."""
 
     def __init__(
         self,
@@ -187,15 +200,34 @@ class Cluster:
         seed: int = 1,
         ops: impl.Ops = impl.STANDARD_OPS,
         byzantine_garbage: bool = False,
+        aba: str = "ideal",
+        aba_max_round: int = 64,
     ) -> None:
+        if aba not in ("ideal", "real"):
+            raise ValueError(f"aba must be 'ideal' or 'real', not {aba!r}")
         self.n, self.f, self.batch_size = n, f, batch_size
+        self.aba = aba
         self.rng = random.Random(seed)
         self.ops = ops
         self.byzantine_garbage = byzantine_garbage
         public, secrets = keys(n, f)
         self.public, self.secrets = public, secrets
+        coin_public, coin_secrets = coin_keys(n, f) if aba == "real" else (None, None)
         self.nodes = [
-            impl.new_node(impl.NodeConfig(i, n, f, batch_size, public, secrets[i]), queues[i])
+            impl.new_node(
+                impl.NodeConfig(
+                    i,
+                    n,
+                    f,
+                    batch_size,
+                    public,
+                    secrets[i],
+                    coin_public,
+                    None if coin_secrets is None else coin_secrets[i],
+                    aba_max_round,
+                ),
+                queues[i],
+            )
             for i in range(n - f)
         ]
         self.submitted = {tx for q in queues for tx in q}
@@ -278,13 +310,15 @@ class Cluster:
     def decide(self, epoch: int, j: int) -> bool:
         """The ideal BA_j of ``epoch``: once every correct node input, a bit one of them input."""
         inputs = self.aba_inputs.get((epoch, j), {})
-        if (epoch, j) in self.decisions or len(inputs) < len(self.correct):
+        if self.aba == "real" or (epoch, j) in self.decisions or len(inputs) < len(self.correct):
             return False
         self.decisions[(epoch, j)] = self.rng.choice(sorted(set(inputs.values())))
         return True
 
     def tell_decisions(self) -> bool:
         told = False
+        if self.aba == "real":
+            return told
         for i in self.correct:
             node = self.nodes[i]
             for j in range(self.n):
@@ -373,19 +407,24 @@ def censorship_run(
 
 
 def bench_honeybadger(
-    nodes: int, batch: int = 100, epochs: int = 3, seed: int = 1
+    nodes: int, batch: int = 100, epochs: int = 3, seed: int = 1, aba: str = "real"
 ) -> dict[str, Any]:
-    """Simulated epochs per second: every message of every node (Bracha RBC of ACS, DEC shares)
-    through the seeded scheduler, real TDH2 encryption, shares and proofs; the binary
-    agreements are the ideal functionality (abstracted). Each correct node starts with 2·B
-    queued transactions; f = ⌊(n−1)/3⌋ Byzantine nodes propose and send bad shares."""
+    """Simulated epochs per second: every message of every node (Bracha RBC of ACS, DEC shares,
+    and with ``aba="real"`` every BVAL/AUX/CONF/COIN/TERM of the n embedded binary agreements
+    per epoch, with the real threshold coin) through the seeded scheduler, real TDH2
+    encryption, shares and proofs; ``aba="ideal"`` replaces the binary agreements by the ideal
+    functionality. Each correct node starts with 2·B queued transactions; f = ⌊(n−1)/3⌋
+    Byzantine nodes propose and send bad shares, and are silent in the ABAs. The dealers' key
+    generation is outside the timing."""
     f = (nodes - 1) // 3
     queues = [tuple(f"n{i}-tx{t:05d}" for t in range(2 * batch)) for i in range(nodes - f)] + [
         ()
     ] * f
-    keys(nodes, f)  # the dealer is not part of an epoch
+    keys(nodes, f)  # the dealers are not part of an epoch
+    if aba == "real":
+        coin_keys(nodes, f)
     tpke.clear_caches()
-    cluster = Cluster(nodes, f, batch, queues, seed=seed)
+    cluster = Cluster(nodes, f, batch, queues, seed=seed, aba=aba)
     started = time.perf_counter()
     for _ in range(epochs):
         cluster.run_epoch()
@@ -399,7 +438,13 @@ def bench_honeybadger(
         "epochs_per_second": round(epochs / seconds, 3),
         "node_steps": cluster.steps,
         "transactions_output": sum(len(b[0]) for b in cluster.blocks),
-        "simulated": "every RBC and DEC message of every node; ABA as the ideal functionality",
+        "aba": aba,
+        "simulated": (
+            "every RBC, ABA (BVAL/AUX/CONF/COIN/TERM, real threshold coin) and DEC message of "
+            "every node"
+            if aba == "real"
+            else "every RBC and DEC message of every node; ABA as the ideal functionality"
+        ),
     }
 
 
@@ -467,3 +512,51 @@ class HoneyBadgerMachineSeven(HoneyBadgerMachine):
     N = 7
     F = 2
     BATCH = 7
+
+
+class HoneyBadgerRealAbaMachine(RuleBasedStateMachine):
+    """Epochs end to end with the real ABA (embedded MMR + CONF + TERM, the threshold coin with
+    session = epoch) at n = 4: Hypothesis chooses the seed of each epoch's scheduler, which
+    Byzantine proposal (its transaction or garbage) and when the Byzantine node sends bad
+    decryption shares, and may deliver single messages between epochs (so nodes run in
+    different epochs). After every step: agreement on every epoch's block, integrity; after
+    every epoch, the block is the same at every correct node and the blocks keep coming."""
+
+    N = 4
+    F = 1
+    BATCH = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        n, f = self.N, self.F
+        queues = [(f"t{i}-0", f"t{i}-1", f"t{i}-2", "shared") for i in range(n - f)]
+        self.cluster = Cluster(n, f, self.BATCH, [*queues, *[()] * f], seed=n, aba="real")
+
+    @rule(data=st.data())
+    def deliver(self, data: st.DataObject) -> None:
+        c = self.cluster
+        for i in c.correct:
+            if not c.nodes[i].proposed:
+                c.start_epoch(i)
+        pending = c.deliverable()
+        if pending:
+            i, k = data.draw(st.sampled_from(pending))
+            c.deliver(i, k)
+
+    @rule(seed=st.integers(0, 2**16), garbage=st.booleans())
+    def run_epoch(self, seed: int, garbage: bool) -> None:
+        c = self.cluster
+        epoch = min(node.epoch for node in c.nodes)
+        c.rng.seed(seed)
+        c.byzantine_garbage = garbage
+        c.run_epoch()
+        require(len(c.blocks) > epoch, f"epoch {epoch} produced no block")
+        by_node = c.blocks[epoch]
+        require(set(by_node) == set(c.correct), f"epoch {epoch}: not every node output")
+        require(len(set(by_node.values())) == 1, f"epoch {epoch}: blocks differ {by_node}")
+
+    @invariant()
+    def agreement_and_integrity(self) -> None:
+        c = self.cluster
+        require(c.agreement(), f"blocks differ: {c.blocks}")
+        require(c.integrity(), f"a block holds a transaction nobody input: {c.blocks}")

@@ -10,7 +10,12 @@ least ``a + b - n`` of them (the counting facts z3's linear arithmetic needs: th
 * ``deliver_quorum_holds_f_plus_one_correct`` -- 2f+1 READYs include f+1 from correct nodes,
   which every correct node eventually receives, so each sends READY by amplification (totality);
 * ``correct_nodes_reach_a_deliver_quorum`` -- n − f correct nodes are at least 2f+1 (and at least
-  ⌈(n+f+1)/2⌉): the correct nodes alone complete every quorum (validity, totality).
+  ⌈(n+f+1)/2⌉): the correct nodes alone complete every quorum (validity, totality);
+* ``avid_echo_quorums_share_a_correct_node`` -- (HB Fig. 2, erasure-coded) two sets of N − f
+  valid ECHOs share a correct node: one root is readied, and no root is delivered by one correct
+  node and aborted by another (the spec's ``ready_agreement`` and ``outcome_agreement``);
+* ``avid_echo_quorum_holds_enough_correct_blocks`` -- N − f ECHOs hold N − 2f correct ones, so
+  every correct node gets the N − 2f blocks it waits for at output (totality).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ ASSUMPTIONS = "any n > 3f >= 0 (integers); at most f faulty nodes."
 
 LOW_ECHO = "rbc/ready-threshold-2f"
 LOW_READY = "rbc/deliver-on-2f-readies"
+AVID_LOW_ECHO = "rbc/avid-ready-on-2f-echoes"
+AVID_OUTPUT_ECHOES = "rbc/avid-output-waits-for-n-minus-f-echoes"
 
 MUTANTS = (
     ProofMutant(
@@ -38,6 +45,18 @@ MUTANTS = (
         PROTOCOL,
         "deliver on 2f READYs: they may hold only f correct ones, short of amplification's f+1",
         ("rbc.deliver_quorum_holds_f_plus_one_correct",),
+    ),
+    ProofMutant(
+        AVID_LOW_ECHO,
+        PROTOCOL,
+        "AVID READY after 2f valid ECHOs: two echo sets may share only faulty nodes",
+        ("rbc.avid_echo_quorums_share_a_correct_node",),
+    ),
+    ProofMutant(
+        AVID_OUTPUT_ECHOES,
+        PROTOCOL,
+        "AVID output waits for N − f ECHOs: the correct ones of an echo quorum may be only N − 2f",
+        ("rbc.avid_echo_quorum_holds_enough_correct_blocks",),
     ),
 )
 
@@ -95,11 +114,48 @@ def correct_nodes_reach_a_deliver_quorum(mutant: str | None) -> Goal:
     )
 
 
+def avid_echo_quorums_share_a_correct_node(mutant: str | None) -> Goal:
+    """HB Fig. 2: two sets of N − f valid ECHOs share more than f nodes, hence a correct one,
+    which echoed one root only: no two correct nodes READY different roots, and no node aborts
+    a root another delivers (the spec's ready_agreement and outcome_agreement)."""
+    n, f = _sizes()
+    q = 2 * f if mutant == AVID_LOW_ECHO else n - f
+    shared = z3.Int("shared")
+    hyps = [n > 3 * f, f >= 0, shared >= 2 * q - n, shared >= 0]
+    if mutant == AVID_LOW_ECHO:
+        hyps.append(f >= 1)
+    return Goal(
+        "shared > f",
+        shared > f,
+        tuple(hyps),
+        ((("n", n), ("f", f), ("shared", shared)),),
+    )
+
+
+def avid_echo_quorum_holds_enough_correct_blocks(mutant: str | None) -> Goal:
+    """HB Fig. 2: N − f ECHOs of a root include N − 2f from correct nodes, which every correct
+    node receives, so every correct node can decode at output ("wait for N − 2f ECHO")."""
+    n, f = _sizes()
+    needed = n - f if mutant == AVID_OUTPUT_ECHOES else n - 2 * f
+    correct = z3.Int("correct_echoes")
+    hyps = [n > 3 * f, f >= 0, correct >= (n - f) - f]
+    if mutant == AVID_OUTPUT_ECHOES:
+        hyps.append(f >= 1)
+    return Goal(
+        "correct_echoes >= needed",
+        correct >= needed,
+        tuple(hyps),
+        ((("n", n), ("f", f), ("correct", correct)),),
+    )
+
+
 PROOFS: tuple[Proof, ...] = tuple(
     named_proof(PROTOCOL, build, ASSUMPTIONS, SOURCE)
     for build in (
         echo_quorums_share_a_correct_node,
         deliver_quorum_holds_f_plus_one_correct,
         correct_nodes_reach_a_deliver_quorum,
+        avid_echo_quorums_share_a_correct_node,
+        avid_echo_quorum_holds_enough_correct_blocks,
     )
 )

@@ -25,7 +25,8 @@ Sources
 
 Rules (one action per rule)
     :class:`RelayBval`  Fig. 1: f+1 BVAL[r](b) and not yet sent: send BVAL[r](b);
-    :class:`AcceptBval` Fig. 1: 2f+1 BVAL[r](b): b joins bin_values[r]; with Fig. 2 lines 04-05
+    :class:`AcceptBval` Fig. 1: 2f+1 BVAL[r](b) (and BVAL[r](b) sent: the f+1 relay comes
+                        first): b joins bin_values[r]; with Fig. 2 lines 04-05
                         merged: the first value accepted is the one sent in AUX[r] (the scheduler
                         picks which value is accepted first, so no behaviour is lost);
     :class:`FinishAux`  Fig. 2 line 06: values ⊆ bin_values carried by AUX from n−f nodes; with
@@ -37,18 +38,32 @@ Rules (one action per rule)
                         nondeterministic choice made at that moment, so no state before it can
                         depend on it (the adversary cannot see it earlier), and every state after
                         may (the adversary schedules with full knowledge of it);
-    :class:`NextRound`  Fig. 2 lines 07-09: est ← v if vals = {v} (decide v if v = s, once),
-                        else est ← s; then round r+1 and BVAL[r+1](est).
+    :class:`NextRound`  Fig. 2 lines 07-09: est ← v if vals = {v}; if v = s decide v,
+                        broadcast TERM[r+1](v) and halt; else est ← s; then round r+1 and
+                        BVAL[r+1](est);
+    :class:`DecideByTerm` hbbft's expedite termination: TERM(v) from f+1 distinct nodes, each
+                        of a round t <= the node's round: decide v, broadcast TERM[round](v),
+                        halt.
 
-Termination: MMR's processes keep running after deciding ("decide(v) if not yet done"), and so
-do ours, up to the bounded last round ``max_round`` (a node there halts after its coin). This is
-simpler than hbbft's TERM message; with MMR's rule a decided node's est stays its decision, so
-every correct node decides by the next round whose coin equals it.
+Termination (poanetwork/hbbft, ``src/binary_agreement/binary_agreement.rs``: ``decide`` sends
+``Term(b)`` and the instance terminates; ``handle_term`` decides on more than f ``Term(b)``;
+``received_term`` "count as BVal, Aux and Conf messages for all future epochs"). MMR's processes
+keep running after deciding, which starves nobody but never stops; ours halt on deciding, and a
+TERM[t](v) in the pool counts as its sender's BVAL[r](v), AUX[r](v) and CONF[r]({v}) for every
+round r >= t (:meth:`Context.tally`), so the nodes still running find their n−f quorums. A node
+deciding by f+1 TERMs sends TERM of its *current* round, where hbbft sends the next one: with
+hbbft's choice the node's current round misses its AUX/CONF forever and a slower correct node
+can wait there for ever (mutant ``term-next-round``, caught by :func:`terminates`). Our choice
+is safe: f+1 TERMs with t <= round include a correct one, so the round is after the first
+decision, where every correct node holds the decided value only (MMR's Lemma: est = v after a
+decision of v), and the virtual messages repeat what the node sent there.
+An undecided node halts after the bounded last round ``max_round`` (the model's bound).
 
 Model (DESIGN.md): one global pool of correct messages; the Byzantine alphabet offers BVAL[r](b),
-AUX[r](b) and CONF[r](S) for every r, b, S (equivocation); selective sending is free. The
-liveness property (:func:`terminates`) is checked on the ends of fair runs (nothing enabled by
-the pool alone) under a *good coin*: from round ``gst`` on, the coin equals the one value a
+AUX[r](b), CONF[r](S) and (configs with "term") TERM[t](b) for every r, t, b, S (equivocation);
+selective sending is free. The liveness property (:func:`terminates`) is checked on the ends of
+fair runs (nothing enabled by the correct nodes' messages alone; decided nodes have halted)
+under a *good coin*: from round ``gst`` on, the coin equals the one value a
 correct node may still hold as a singleton (any value when there is none), which is what an
 unpredictable coin gives with probability at least 1/2 in each round.
 """
@@ -64,7 +79,7 @@ import attrs
 from .common import replace_at
 from .properties import Invariant, Reachable
 
-BVAL, AUX, CONF = "bval", "aux", "conf"
+BVAL, AUX, CONF, TERM = "bval", "aux", "conf", "term"
 VALUE_SETS: tuple[tuple[int, ...], ...] = ((0,), (1,), (0, 1))
 # phases of a round
 BV, AUX_SENT, CONF_SENT, COIN, HALTED = 0, 1, 2, 3, 4
@@ -81,6 +96,8 @@ class Params:
     gst: int = 0
     silent_byzantine: bool = False
     byzantine_kinds: tuple[str, ...] = ("bval", "aux", "conf")  # what the alphabet offers
+    # (add "term" for the Byzantine TERM[t](b), t in term_from..max_round + 1)
+    term_from: int = 0
 
     @property
     def correct(self) -> tuple[int, ...]:
@@ -97,6 +114,8 @@ class Rules:
     relay: bool = True
     decide_ignores_coin: bool = False
     aux_quorum: Callable[[int, int], int] = lambda n, f: n - f
+    term_threshold: Callable[[int, int], int] = lambda n, f: f + 1
+    term_next_round: bool = False  # hbbft: a TERM decision sends TERM of the next round
 
 
 SPEC_RULES = Rules()
@@ -107,7 +126,7 @@ class Message:
     kind: str
     round: int
     sender: int
-    value: Any  # 0/1 for BVAL and AUX, a tuple of values for CONF
+    value: Any  # 0/1 for BVAL, AUX and TERM, a tuple of values for CONF
 
 
 @attrs.frozen(cache_hash=True)
@@ -169,6 +188,8 @@ def byzantine_alphabet(params: Params) -> tuple[Message, ...]:
             for v in (0, 1):
                 out += [Message(BVAL, r, b, v), Message(AUX, r, b, v)]
             out += [Message(CONF, r, b, s) for s in VALUE_SETS]
+        rounds = range(params.term_from, params.max_round + 2)
+        out += [Message(TERM, t, b, v) for t in rounds for v in (0, 1)]
     return tuple(sorted(m for m in out if m.kind in params.byzantine_kinds))
 
 
@@ -184,7 +205,8 @@ class Context:
     def tally(
         self, pool: tuple[Message, ...], byzantine: bool = True
     ) -> dict[tuple[str, int], dict[int, set[Any]]]:
-        """(kind, round) -> sender -> the values it sent."""
+        """(kind, round) -> sender -> the values it sent; a TERM[t](v) also counts as its
+        sender's BVAL[r](v), AUX[r](v) and CONF[r]({v}) for every round r >= t (hbbft)."""
         key = (pool, byzantine)
         found = self._cache.get(key)
         if found is None:
@@ -193,6 +215,10 @@ class Context:
             found = {}
             for m in (*pool, *self.alphabet) if byzantine else pool:
                 found.setdefault((m.kind, m.round), {}).setdefault(m.sender, set()).add(m.value)
+                if m.kind == TERM:
+                    for r in range(m.round, self.params.max_round + 1):
+                        for kind, v in ((BVAL, m.value), (AUX, m.value), (CONF, (m.value,))):
+                            found.setdefault((kind, r), {}).setdefault(m.sender, set()).add(v)
             self._cache[key] = found
         return found
 
@@ -289,7 +315,20 @@ class NextRound:
     process: int
 
 
-Action = RelayBval | AcceptBval | FinishAux | FinishConf | OpenCoin | NextRound
+@attrs.frozen
+class DecideByTerm:
+    """hbbft's expedite termination: f+1 TERM(v) of rounds <= ours: decide v, TERM, halt."""
+
+    process: int
+    value: int
+
+
+Action = RelayBval | AcceptBval | FinishAux | FinishConf | OpenCoin | NextRound | DecideByTerm
+
+
+def term_senders(t: Any, r: int, v: int) -> int:
+    """Distinct senders of a TERM[t](v) with t <= r."""
+    return len({q for rr in range(r + 1) for q, vs in t.get((TERM, rr), {}).items() if v in vs})
 
 
 def committed_singletons(state: SystemState, r: int) -> tuple[int, ...]:
@@ -317,17 +356,27 @@ def enabled_actions(ctx: Context, state: SystemState, byzantine: bool = True) ->
     f = params.f
     for proc in state.processes:
         p, r = proc.id, proc.round
-        for rr, sent in enumerate(proc.sent):
-            for v in (0, 1):
-                if rules.relay and v not in sent:
-                    if count(t, BVAL, rr, v) >= rules.relay_threshold(params.n, f):
-                        yield RelayBval(p, rr, v)
-        if proc.phase < COIN:
-            for v in (0, 1):
-                if v not in proc.bin_values and count(t, BVAL, r, v) >= 2 * f + 1:
-                    yield AcceptBval(p, v)
         if proc.phase == HALTED:
             continue
+        relays = [
+            RelayBval(p, rr, v)
+            for rr, sent in enumerate(proc.sent)
+            for v in (0, 1)
+            if rules.relay
+            and v not in sent
+            and count(t, BVAL, rr, v) >= rules.relay_threshold(params.n, f)
+        ]
+        yield from relays
+        for v in (0, 1):
+            if term_senders(t, r, v) >= rules.term_threshold(params.n, f):
+                yield DecideByTerm(p, v)
+        if proc.phase < COIN:
+            for v in (0, 1):
+                # relayed first (2f+1 >= f+1; the impl relays before it accepts): a node that
+                # halts has relayed every value it accepted
+                relayed = v in proc.sent[r] or not rules.relay
+                if relayed and v not in proc.bin_values and count(t, BVAL, r, v) >= 2 * f + 1:
+                    yield AcceptBval(p, v)
         if proc.phase == AUX_SENT:
             for s in aux_options(ctx, t, proc):
                 yield FinishAux(p, s)
@@ -381,6 +430,10 @@ def apply(ctx: Context, state: SystemState, action: Action) -> SystemState:
     elif isinstance(action, FinishConf):
         vals = proc.aux_vals if rules.conf_own_values else action.values
         proc = attrs.evolve(proc, vals=vals, phase=COIN)
+    elif isinstance(action, DecideByTerm):
+        v = action.value
+        pool = _send(pool, Message(TERM, r + (1 if rules.term_next_round else 0), p, v))
+        proc = attrs.evolve(proc, phase=HALTED, decided=(v, r))
     else:
         coin = state.coins[r]
         if coin is None or proc.vals is None:
@@ -389,8 +442,13 @@ def apply(ctx: Context, state: SystemState, action: Action) -> SystemState:
         decided = proc.decided
         if len(proc.vals) == 1:
             est = proc.vals[0]
-            if (est == s or rules.decide_ignores_coin) and decided is None:
-                decided = (est, r)
+            if est == s or rules.decide_ignores_coin:
+                # decide, TERM[r+1](est), halt
+                pool = _send(pool, Message(TERM, r + 1, p, est))
+                proc = attrs.evolve(proc, est=est, phase=HALTED, decided=(est, r))
+                return attrs.evolve(
+                    state, processes=replace_at(state.processes, i, proc), pool=pool
+                )
         else:
             est = s
         if r < params.max_round:
@@ -465,6 +523,14 @@ def decided_in_round_1(ctx: Context, state: SystemState) -> bool:
     return any(p.decided and p.decided[1] == 1 for p in state.processes)
 
 
+def decided_by_term(ctx: Context, state: SystemState) -> bool:
+    """A correct node decided by f+1 TERMs (its TERM is of its decision round)."""
+    return any(
+        p.decided and Message(TERM, p.decided[1], p.id, p.decided[0]) in state.pool
+        for p in state.processes
+    )
+
+
 def both_bin_values(ctx: Context, state: SystemState) -> bool:
     return any(len(p.bin_values) == 2 for p in state.processes)
 
@@ -491,6 +557,7 @@ REACHABLES: tuple[tuple[str, str, Callable[[Context, SystemState], bool]], ...] 
 LATER_ROUND_REACHABLES: tuple[tuple[str, str, Callable[[Context, SystemState], bool]], ...] = (
     ("decided_in_round_1", "a correct node decides in round 1", decided_in_round_1),
     ("estimates_split", "correct nodes start round 1 with different estimates", estimates_split),
+    ("decided_by_term", "a correct node decides by f+1 TERMs", decided_by_term),
 )
 
 

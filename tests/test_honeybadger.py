@@ -241,8 +241,43 @@ def test_hypothesis_machine_real_crypto(machine):
 
 
 def test_bench_reports_epochs_per_second():
-    result = model.bench_honeybadger(4, batch=20, epochs=1)
-    assert result["epochs_per_second"] > 0 and result["transactions_output"] > 0
+    for aba in ("real", "ideal"):
+        result = model.bench_honeybadger(4, batch=20, epochs=1, aba=aba)
+        assert result["epochs_per_second"] > 0 and result["transactions_output"] > 0
+        assert result["aba"] == aba
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_cluster_with_the_real_aba_agrees_epoch_after_epoch(seed):
+    """Real ABAs embedded in every epoch's ACS (their messages through the scheduler too), the
+    coin's session = the epoch: three epochs, every correct node outputs the same block."""
+    queues = [("a", "b", "c"), ("a", "d"), ("b", "e"), ()]
+    cluster = model.Cluster(4, 1, 4, queues, seed=seed, aba="real")
+    for epoch in range(3):
+        cluster.run_epoch()
+        assert len(set(cluster.blocks[epoch].values())) == 1
+        assert set(cluster.blocks[epoch]) == set(cluster.correct)
+        assert all(node.acs.abas[0].config.session == epoch + 1 for node in cluster.nodes)
+    assert cluster.agreement() and cluster.integrity()
+    assert {"a", "b", "c", "d", "e"} <= {tx for by in cluster.blocks for tx in by[0]}
+
+
+def test_real_aba_decisions_are_not_events():
+    cluster = model.Cluster(4, 1, 4, [("a",), ("b",), ("c",), ()], seed=1, aba="real")
+    with pytest.raises(impl.LocalMisuseError):
+        impl.step(cluster.nodes[0], impl.AbaDecided(0, 0, 1))
+    with pytest.raises(ValueError):
+        model.Cluster(4, 1, 4, [("a",), ("b",), ("c",), ()], aba="oracle")
+
+
+def test_hypothesis_machine_real_aba_epochs_end_to_end():
+    class Run(model.HoneyBadgerRealAbaMachine):
+        pass
+
+    Run.TestCase.settings = settings(
+        max_examples=10, stateful_step_count=20, derandomize=True, deadline=None
+    )
+    Run.TestCase().runTest()
 
 
 def test_hypothesis_machine_catches_decryption_without_share_proofs():

@@ -293,3 +293,138 @@ def test_machine_runs_with_byzantine_noise_deliver_one_value(machine):
         m.spec_invariants_hold()
     delivered = {node.delivered for node in m.nodes.values()}
     assert len(delivered) == 1 and None not in delivered
+
+
+# -- The erasure-coded variant in the model (spec, mutants, avid_step under the spec) -------------
+
+from mnemosyne_consensus.model_checks.engine import simulate  # noqa: E402
+
+
+@pytest.mark.parametrize(("config", "states"), [("avid", 905), ("avid-correct-sender", 101)])
+def test_avid_configs_hold_exhaustively_with_pinned_counts(config, states):
+    model = rbc.build(rbc.PROTOCOL.config(config), None)
+    result = explore(model)
+    assert result.outcome == "ok" and result.complete
+    assert set(result.reached) == {r.name for r in model.reachables}
+    assert result.distinct_states == states == rbc.PROTOCOL.config(config).expected_distinct_states
+
+
+def test_every_always_property_of_the_avid_model_has_an_avid_mutant():
+    for config in ("avid", "avid-impl"):
+        model = rbc.build(rbc.PROTOCOL.config(config), None)
+        always = {p.name for p in (*model.invariants, *model.step_properties)}
+        assert always <= {m.breaks for m in rbc.MUTANTS if m.name.startswith("avid-")}
+
+
+def test_avid_step_refines_the_spec_breadth_first():
+    config = rbc.PROTOCOL.config("avid-impl")
+    result = explore(rbc.build(config, None), Bounds(max_states=3_000))
+    assert result.violation is None and result.distinct_states >= 3_000
+    assert "echoes_split" in result.reached
+
+
+@pytest.mark.parametrize("config", ["avid-impl", "avid-impl-correct-sender"])
+def test_avid_step_refines_the_spec_on_random_runs_to_the_end(config):
+    model = rbc.build(rbc.PROTOCOL.config(config), None)
+    result = simulate(model, runs=150, steps=200, seed=1)
+    assert result.outcome == "ok" and result.violation is None
+    assert set(result.reached) == {r.name for r in model.reachables}
+
+
+def _avid_params(config="avid"):
+    return rbc.avid_params_of(rbc.PROTOCOL.config(config))
+
+
+def test_the_abstract_coding_matches_zfec_and_the_merkle_root():
+    """For every dispersal of the model and every N − 2f blocks: the abstract interpolation
+    names the payload zfec decodes (a value's payload, or garbage), the re-encoding agrees with
+    the real blocks exactly where the abstraction says, and the root check (erasure.reconstruct)
+    refuses exactly the inconsistent dispersals."""
+    import itertools
+
+    params = _avid_params()
+    real = rbc.real_dispersals(params)
+    k, n = params.k, params.n
+    payloads = {rbc.avid_payload(v): v for v in ("a", "b")}
+    for d in params.dispersals:
+        blocks, root = real.blocks[d.root], real.roots[d.root]
+        for used in itertools.combinations(range(n), k):
+            value, agree = spec.interpolate(d, used)
+            decoded = erasure.decode([(j, blocks[j]) for j in used], k, n)
+            if value in payloads.values():
+                assert decoded == rbc.avid_payload(value)
+            else:
+                assert value.startswith("?") and decoded not in payloads
+            if isinstance(decoded, bytes):
+                again = erasure.encode(decoded, k, n)
+                assert {j for j in range(n) if again[j] == blocks[j]} == agree
+            verdict = erasure.reconstruct(root, [(j, blocks[j]) for j in used], k, n)
+            assert isinstance(verdict, erasure.Rejected) == (not d.consistent), (d, used)
+
+
+def test_spec_example_an_inconsistent_dispersal_is_aborted_whichever_blocks_are_decoded():
+    params = _avid_params()
+    ctx = spec.AvidContext(params)
+    senders = frozenset({0, 1, 2, 3})
+    assert ctx.outcomes("X", senders, 3) == (spec.ABORT,)
+    assert ctx.outcomes("Y", senders, 2) == (spec.ABORT,)
+    assert ctx.outcomes("A", senders, 2) == ("a",)
+    # checking only the blocks received, the verdict depends on which ones (the mutant's bug)
+    lax = spec.AvidContext(params, rbc.AVID_RULE_MUTANTS["avid-check-received-blocks"])
+    assert set(lax.outcomes("X", senders, 3)) == {spec.ABORT, "a"}
+
+
+def test_spec_example_split_roots_echo_but_ready_only_on_n_minus_f():
+    params = _avid_params()
+    ctx = spec.AvidContext(params)
+    s = spec.avid_initial_state(params)
+    for p, h in ((0, "A"), (1, "A"), (2, "X")):
+        s = spec.avid_apply(ctx, s, spec.AvidEcho(p, h))
+    enabled = set(spec.avid_enabled_actions(ctx, s))
+    assert spec.AvidReadyOnEcho(0, "A") in enabled  # 0, 1 and the Byzantine node's ECHO(A)
+    assert spec.AvidAbortOnEcho(0, "X") not in enabled  # only 2 and the Byzantine node
+    assert spec.avid_quiescent(ctx, s)  # the correct ECHOs alone: a fair run may end here
+    s = spec.avid_apply(ctx, s, spec.AvidReadyOnEcho(0, "A"))
+    assert spec.avid_ready_agreement(ctx, s) and spec.avid_outcome_agreement(ctx, s)
+
+
+def test_avid_forged_events_are_refused_by_avid_step():
+    params = _avid_params()
+    real = rbc.real_dispersals(params)
+    node = impl.new_avid_node(impl.NodeConfig(0, 4, 1, 3))
+    for event, kind in rbc.avid_forged_events(params, real, 0):
+        post, effects = impl.avid_step(node, event)
+        assert post == node and [f.kind for f in effects.faults] == [kind]
+
+
+TestAvidMachine = rbc.AvidMachine.TestCase
+TestAvidMachineCorrectSender = rbc.AvidMachineCorrectSender.TestCase
+TestAvidMachineSeven = rbc.AvidMachineSeven.TestCase
+
+
+def test_avid_machine_runs_deliver_or_abort_together():
+    """Random schedules of the n = 4 machines, then a fair end: a correct sender's value is
+    delivered by all; a Byzantine sender's runs end with all delivering one value, or nobody
+    delivering (some may abort); both kinds of end occur."""
+    ends = set()
+    for machine in (rbc.AvidMachine, rbc.AvidMachineCorrectSender):
+        for seed in range(30):
+            m = machine()
+            rng = random.Random(seed)
+            if m.params.sender_correct:
+                m.sender_inputs()
+            for _ in range(150):
+                if m.in_flight and rng.random() < 0.6:
+                    m.deliver(rng.randrange(10_000))
+                else:
+                    m.byzantine_sends(rng.randrange(10_000), rng.randrange(10_000))
+                m.spec_invariants_hold()
+            m.drain()
+            procs = m.abstract().processes
+            delivered = {p.delivered for p in procs}
+            if m.params.sender_correct:
+                assert delivered == {"a"}
+            elif delivered - {None}:
+                assert len(delivered) == 1 and not any(p.aborted for p in procs)
+            ends.add("abort" if any(p.aborted for p in procs) else str(sorted(delivered, key=str)))
+    assert {"abort", "['a']", "['b']"} <= ends
