@@ -35,30 +35,26 @@ from __future__ import annotations
 
 import enum
 import functools
-import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ..spec import gcounter, orset
 from ..spec import merkle_crdt as spec
 from ..spec.merkle_crdt import AddOp, CrdtState, IncrementOp, Node, NodeId, PublicKey, RemoveOp
+from . import ed25519
 
 # -- Keys and signatures ---------------------------------------------------------------------------
 
 
 def derive_seed(index: int, label: str = "mnemosyne/merkle-crdt") -> bytes:
     """A fixed 32-byte Ed25519 seed (test keys: public and deterministic)."""
-    return hashlib.sha256(f"{label}/author/{index}".encode()).digest()
+    return ed25519.derive_seed(f"{label}/author/{index}")
 
 
-@functools.cache
 def public_key(seed: bytes) -> PublicKey:
-    key = Ed25519PrivateKey.from_private_bytes(seed).public_key()
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return ed25519.public_key(seed)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -66,9 +62,7 @@ def make_node(seed: bytes, op: Any, parents: tuple[NodeId, ...]) -> Node:
     """The node ``seed``'s owner signs for ``op`` on ``parents`` (sorted here)."""
     parents = tuple(sorted(set(parents)))
     author = public_key(seed)
-    signature = Ed25519PrivateKey.from_private_bytes(seed).sign(
-        spec.signed_bytes(author, op, parents)
-    )
+    signature = ed25519.sign(seed, spec.signed_bytes(author, op, parents))
     return Node(author, op, parents, signature)
 
 

@@ -46,9 +46,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ..spec.merkle_sync import (
     DEPTH,
@@ -65,6 +62,7 @@ from ..spec.merkle_sync import (
     children,
     view_hash,
 )
+from . import ed25519
 
 SIGNING_DOMAIN = b"mnemosyne/merkle-sync/root"
 
@@ -73,12 +71,10 @@ SIGNING_DOMAIN = b"mnemosyne/merkle-sync/root"
 
 def derive_seed(peer: int, label: str = "mnemosyne/merkle-sync") -> bytes:
     """A fixed 32-byte Ed25519 seed for a peer (test keys: public, deterministic)."""
-    return hashlib.sha256(f"{label}/{peer}".encode()).digest()
+    return ed25519.derive_seed(f"{label}/{peer}")
 
 
-def public_key(seed: bytes) -> bytes:
-    key = Ed25519PrivateKey.from_private_bytes(seed).public_key()
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+public_key = ed25519.public_key
 
 
 def signed_bytes(root: Hash, count: int) -> bytes:
@@ -86,15 +82,11 @@ def signed_bytes(root: Hash, count: int) -> bytes:
 
 
 def sign_root(seed: bytes, root: Hash, count: int) -> bytes:
-    return Ed25519PrivateKey.from_private_bytes(seed).sign(signed_bytes(root, count))
+    return ed25519.sign(seed, signed_bytes(root, count))
 
 
 def root_signed_by(key: bytes, root: Hash, count: int, signature: bytes) -> bool:
-    try:
-        Ed25519PublicKey.from_public_bytes(key).verify(signature, signed_bytes(root, count))
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+    return ed25519.verifies(key, signed_bytes(root, count), signature)
 
 
 # -- The tree index ------------------------------------------------------------------------------

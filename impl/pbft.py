@@ -46,9 +46,8 @@ import json
 from collections.abc import Iterable
 
 import attrs
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from . import ed25519
 
 PRE_PREPARE, PREPARE, COMMIT = "pre-prepare", "prepare", "commit"
 CHECKPOINT, VIEW_CHANGE, NEW_VIEW, REPLY = "checkpoint", "view-change", "new-view", "reply"
@@ -60,13 +59,10 @@ NULL = "null"  # the null request (section 4.4)
 
 def derive_seed(replica: int, label: str = "mnemosyne/pbft") -> bytes:
     """A fixed 32-byte Ed25519 seed for a replica (test keys: public, deterministic)."""
-    return hashlib.sha256(f"{label}/replica/{replica}".encode()).digest()
+    return ed25519.derive_seed(f"{label}/replica/{replica}")
 
 
-@functools.cache
-def public_key(seed: bytes) -> bytes:
-    key = Ed25519PrivateKey.from_private_bytes(seed).public_key()
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+public_key = ed25519.public_key
 
 
 @functools.lru_cache(maxsize=1 << 12)
@@ -130,30 +126,16 @@ def _ident(m: Signed) -> str:
     return hashlib.sha256(m.data() + m.signature).hexdigest()
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _sign_bytes(seed: bytes, data: bytes) -> bytes:
-    return Ed25519PrivateKey.from_private_bytes(seed).sign(data)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _verifies(key: bytes, data: bytes, signature: bytes) -> bool:
-    try:
-        Ed25519PublicKey.from_public_bytes(key).verify(signature, data)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
 def sign(seed: bytes, unsigned: Signed) -> Signed:
     """``unsigned`` signed with ``seed`` (its ``signature`` field is replaced; the signed bytes
     never include a signature of the message itself)."""
-    return attrs.evolve(unsigned, signature=_sign_bytes(seed, unsigned.data()))
+    return attrs.evolve(unsigned, signature=ed25519.sign(seed, unsigned.data()))
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def signed_by(key: bytes, m: Signed) -> bool:
     """``m``'s signature verifies under ``key`` (memoized per message: the check is pure)."""
-    return _verifies(key, m.data(), m.signature)
+    return ed25519.verifies(key, m.data(), m.signature)
 
 
 # -- Configuration, state --------------------------------------------------------------------------

@@ -39,14 +39,12 @@ from __future__ import annotations
 
 import enum
 import functools
-import hashlib
 import json
 from collections.abc import Iterable
 
 import attrs
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from . import ed25519
 
 PROPOSAL, PREVOTE, PRECOMMIT = "proposal", "prevote", "precommit"
 KINDS = (PROPOSAL, PREVOTE, PRECOMMIT)
@@ -57,13 +55,10 @@ PROPOSE_STEP, PREVOTE_STEP, PRECOMMIT_STEP = 0, 1, 2
 
 def derive_seed(validator: int, label: str = "mnemosyne/tendermint") -> bytes:
     """A fixed 32-byte Ed25519 seed for a validator (test keys: public, deterministic)."""
-    return hashlib.sha256(f"{label}/validator/{validator}".encode()).digest()
+    return ed25519.derive_seed(f"{label}/validator/{validator}")
 
 
-@functools.cache
-def public_key(seed: bytes) -> bytes:
-    key = Ed25519PrivateKey.from_private_bytes(seed).public_key()
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+public_key = ed25519.public_key
 
 
 def payload(kind: str, height: int, round_: int, sender: int, value: str | None, vr: int) -> bytes:
@@ -72,23 +67,9 @@ def payload(kind: str, height: int, round_: int, sender: int, value: str | None,
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _sign(seed: bytes, data: bytes) -> bytes:
-    return Ed25519PrivateKey.from_private_bytes(seed).sign(data)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _verifies(key: bytes, data: bytes, signature: bytes) -> bool:
-    try:
-        Ed25519PublicKey.from_public_bytes(key).verify(signature, data)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-@functools.lru_cache(maxsize=1 << 16)
 def _signed_by(key: bytes, m: Signed) -> bool:
     """``m``'s signature verifies under ``key`` (memoized per message: the check is pure)."""
-    return _verifies(key, m.data(), m.signature)
+    return ed25519.verifies(key, m.data(), m.signature)
 
 
 # -- Messages, configuration, state --------------------------------------------------------------
@@ -116,7 +97,7 @@ def sign(
     seed: bytes, kind: str, height: int, round_: int, sender: int, value: str | None, vr: int = -1
 ) -> Signed:
     data = payload(kind, height, round_, sender, value, vr)
-    return Signed(kind, height, round_, sender, value, vr, _sign(seed, data))
+    return Signed(kind, height, round_, sender, value, vr, ed25519.sign(seed, data))
 
 
 @attrs.frozen(cache_hash=True)
