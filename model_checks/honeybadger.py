@@ -24,6 +24,11 @@ Sources: HoneyBadgerBFT (Miller et al., CCS 2016) §4.5, Figure 1; see
   :class:`HoneyBadgerRealAbaMachine` does the same at n = 4 with the real ABA and runs epochs
   end to end.
 * :func:`bench_honeybadger` measures simulated epochs per second (real or ideal ABA).
+* The oracle (:data:`CODEC`, :func:`step_checker`, :data:`ORACLE`): the configs ``impl``,
+  ``impl-garbage`` and ``impl-decrypt`` run impl node 0 (ports mode, real TDH2) against a
+  scripted honest epoch of its peers and a forged alphabet of bad decryption shares (bad
+  proofs, wrong ciphertext, wrong sender, unknown index, impostor, later epoch, duplicates);
+  vectors and traces come from them.
 
 Censorship resilience is checked twice: in the spec as a step property (light load: the next
 epoch), and in simulation by :func:`censorship_run` (a transaction queued at f+1 correct nodes,
@@ -36,6 +41,7 @@ import functools
 import hashlib
 import random
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -48,9 +54,24 @@ from ..impl import threshold_coin as coin
 from ..impl import threshold_encryption as tpke
 from ..impl import threshold_group as group
 from ..spec import honeybadger as spec
+from .acs import CODEC as ACS_CODEC
+from .acs import _message_from_json as _acs_message_from_json
+from .acs import _message_to_json as _acs_message_to_json
+from .codec import (
+    JSON,
+    DecodeError,
+    dumps_line,
+    expect_array,
+    expect_int,
+    expect_object,
+    expect_str,
+    plain_from_json,
+    plain_to_json,
+)
 from .engine import Model
 from .machines import require
 from .registry_types import Config, Mutant, ProtocolEntry
+from .vectors import OracleBinding
 
 # -- The exhaustive model of the spec -----------------------------------------------------------
 
@@ -81,6 +102,28 @@ CONFIGS = (
             "epochs": 2,
         },
         expected_distinct_states=1955,
+    ),
+    Config(
+        "impl",
+        "the impl (ports mode, real TDH2) at n = 4, f = 1: node 0 against a scripted honest "
+        "epoch of nodes 1, 2 (the Byzantine node 3 silent, S = {0, 1, 2}) and a forged "
+        "alphabet of bad shares and proofs (the oracle's vectors and traces come from it)",
+        {"n": 4, "f": 1, "impl": True, "byzantine": "silent"},
+        expected_distinct_states=1008,
+    ),
+    Config(
+        "impl-garbage",
+        "as 'impl', with node 3's RBC delivering a string that is no ciphertext: S = {0..3}, "
+        "v_3 contributes nothing",
+        {"n": 4, "f": 1, "impl": True, "byzantine": "garbage"},
+        expected_distinct_states=697,
+    ),
+    Config(
+        "impl-decrypt",
+        "as 'impl', from the state where node 0 knows S (every ACS message and decision "
+        "delivered): the decryption phase, its shares and the block",
+        {"n": 4, "f": 1, "impl": True, "byzantine": "silent", "start": "decrypt"},
+        expected_distinct_states=28,
     ),
 )
 
@@ -124,6 +167,8 @@ def params_of(config: Config) -> spec.Params:
 
 
 def build(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
+    if config.params.get("impl"):
+        return build_impl(config, mutant)
     params = params_of(config)
     rules = spec.SPEC_RULES
     if mutant is not None:
@@ -145,7 +190,20 @@ def build(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
     )
 
 
-def view(state: spec.SystemState) -> Mapping[str, Any]:
+def view(state: Any) -> Mapping[str, Any]:
+    if isinstance(state, OracleState):  # the impl configs: node 0 and its script
+        node = state.node
+        return {
+            "epoch": node.epoch,
+            "queue": node.queue,
+            "log": node.log,
+            "proposed": node.proposed,
+            "subset": None if node.subset is None else tuple(j for j, _ in node.subset),
+            "shares": {j: tuple(s.index for s in row) for j, row in enumerate(node.shares)},
+            "early": tuple((s, j) for s, j, _ in node.early),
+            "script_position": state.position,
+            "decisions_told": state.decided,
+        }
     return {
         "epoch": state.epoch,
         "queues": dict(enumerate(state.queues)),
@@ -560,3 +618,865 @@ class HoneyBadgerRealAbaMachine(RuleBasedStateMachine):
         c = self.cluster
         require(c.agreement(), f"blocks differ: {c.blocks}")
         require(c.integrity(), f"a block holds a transaction nobody input: {c.blocks}")
+
+
+# -- The impl as a model: one node under test (the oracle's source of vectors and traces) ------
+#
+# The node under test is correct node 0 in ports mode (the ideal ABA decides; see
+# :mod:`mnemosyne_consensus.impl.honeybadger`). Its peers are scripted: a deterministic honest epoch
+# of the three correct nodes (FIFO delivery, seeds derived from the node and the epoch) gives every
+# message nodes 1, 2 (and, in "impl-garbage", the Byzantine node 3) sent and the ideal ABA's
+# decisions in order; the model hands node 0 those messages in that order, interleaved with the
+# decisions, a network duplicate of the last one, its own StartEpoch (and a Submit once epoch 0 is
+# over), and a fixed alphabet of forged messages (bad shares, bad proofs, impostors). Node 0's own
+# messages are the same whatever the order it runs in (its proposal is fixed by its seed), so the
+# peers' script stays consistent with every schedule the model takes. Keeping one node live keeps
+# the reachable states to a few hundred (vector generation well under 5 s).
+
+ORACLE_QUEUES: tuple[tuple[str, ...], ...] = (("a", "b"), ("a", "c"), ("b", "d"))
+ORACLE_SUBMIT = "z"
+ORACLE_BYZANTINE = 3
+ORACLE_IMPOSTOR = 7
+
+
+def oracle_seed(node: int, epoch: int) -> bytes:
+    """StartEpoch's randomness in the oracle runs: fixed by the node and the epoch (an input)."""
+    return hashlib.sha256(b"mnemosyne/honeybadger/oracle/" + bytes([node, epoch])).digest()
+
+
+def oracle_node_config(i: int, n: int = 4, f: int = 1, batch_size: int = 4) -> impl.NodeConfig:
+    public, secrets = keys(n, f)
+    return impl.NodeConfig(i, n, f, batch_size, public, secrets[i])
+
+
+def _oracle_initial_node(i: int) -> impl.Node:
+    return impl.new_node(oracle_node_config(i), ORACLE_QUEUES[i])
+
+
+@functools.lru_cache(maxsize=4)
+def honest_epoch(
+    byzantine: str,
+) -> tuple[tuple[tuple[int, impl.Message], ...], tuple[tuple[int, int], ...]]:
+    """Epoch 0 of the three correct nodes, FIFO; once nothing is in flight, the ideal ABA decides
+    every BA all correct nodes input to (1 if one of them input 1): every broadcast message
+    (sender, message) in order, and the decisions (instance, bit) in order. ``byzantine``:
+    "silent" (S = {0, 1, 2}) or "garbage" (node 3's RBC delivers the string 'garbage', not a
+    ciphertext: S = {0, 1, 2, 3})."""
+    correct = range(3)
+    nodes = [_oracle_initial_node(i) for i in correct]
+    sent: list[tuple[int, impl.Message]] = []
+    flight: deque[tuple[int, int, impl.Message]] = deque()
+    inputs: dict[int, dict[int, int]] = {}
+    decisions: list[tuple[int, int]] = []
+
+    def run(i: int, event: impl.Event) -> None:
+        nodes[i], effects = impl.step(nodes[i], event)
+        require(not effects.faults, f"the honest epoch faulted: {effects.faults}")
+        for m in effects.broadcasts:
+            sent.append((i, m))
+            flight.extend((k, i, m) for k in correct if k != i)
+        for _, j, bit in effects.aba_inputs:
+            inputs.setdefault(j, {})[i] = bit
+
+    for i in correct:
+        run(i, impl.StartEpoch(oracle_seed(i, 0)))
+    if byzantine == "garbage":
+        val = impl.AcsMessage(
+            0, impl.rbc_impl.Message(impl.rbc_impl.VAL, ORACLE_BYZANTINE, "garbage")
+        )
+        sent.append((ORACLE_BYZANTINE, val))
+        flight.extend((k, ORACLE_BYZANTINE, val) for k in correct)
+    while any(node.epoch == 0 for node in nodes):
+        if flight:
+            k, s, m = flight.popleft()
+            if nodes[k].epoch == 0:
+                run(k, impl.Receive(s, m))
+            continue
+        # nothing in flight: the BAs whose every correct node input decide
+        ready = [j for j in range(4) if len(inputs.get(j, {})) == 3]
+        ready = [j for j in ready if all(j != d for d, _ in decisions)]
+        require(bool(ready), "the honest epoch is stuck")
+        for j in ready:
+            bit = max(inputs[j].values())
+            decisions.append((j, bit))
+            for i in correct:
+                if nodes[i].epoch == 0:
+                    run(i, impl.AbaDecided(0, j, bit))
+    return tuple(sent), tuple(decisions)
+
+
+@attrs.frozen(cache_hash=True)
+class OracleState:
+    """Node 0's state, how much of the peers' script it got, how many decisions it was told."""
+
+    node: impl.Node
+    position: int
+    decided: int
+
+
+@attrs.frozen
+class OracleAction:
+    """Node 0 handles ``event``; ``kind`` says where the event comes from (for traces)."""
+
+    kind: str  # "start", "submit", "script", "again", "decide", "forged"
+    event: Any
+
+    def __str__(self) -> str:
+        return f"node 0 ({self.kind}): {self.event!r}"[:200]
+
+
+def _tamper_proof(share: tpke.DecryptionShare) -> tpke.DecryptionShare:
+    proof = share.proof
+    return attrs.evolve(
+        share, proof=attrs.evolve(proof, response=(proof.response + 1) % group.ORDER)
+    )
+
+
+def forged_alphabet(byzantine: str) -> tuple[tuple[Any, Any], ...]:
+    """What the Byzantine node 3 and an impostor (7) send node 0: fixed, not state.
+
+    Decryption shares of the honest ciphertexts v_0, v_1 that node 0 must refuse -- a wrong
+    value (BAD_PROOF), a tampered proof (BAD_PROOF), another ciphertext's share
+    (WRONG_CIPHERTEXT), another node's share (WRONG_SENDER), an index outside the key
+    (UNKNOWN_INDEX), a value that is not a point (MALFORMED), a later epoch's (FUTURE_EPOCH),
+    an impostor's (UNKNOWN_SENDER), a proposer outside 0..n-1 (MALFORMED), a proposer outside
+    S (NOT_IN_SUBSET; ignored when S holds it with an unusable ciphertext) -- node 3's *valid*
+    share of v_0 (taken; a second copy is a DUPLICATE_SHARE), its proposal of a string that is
+    no ciphertext (taken by RBC: it contributes nothing if it reaches S), and junk.
+    """
+    sent, _ = honest_epoch(byzantine)
+    public, secrets = keys(4, 1)
+    vals = {
+        m.message.instance: m.message.value
+        for s, m in sent
+        if isinstance(m, impl.AcsMessage) and m.message.kind == impl.rbc_impl.VAL
+    }
+    ct0 = impl.decode_ciphertext(vals[0])
+    ct1 = impl.decode_ciphertext(vals[1])
+    if ct0 is None or ct1 is None:
+        raise RuntimeError("the honest proposals of nodes 0 and 1 are not ciphertexts")
+    b = ORACLE_BYZANTINE
+
+    def share(index: int, ct: tpke.Ciphertext) -> tpke.DecryptionShare:
+        s = tpke.decryption_share(public, secrets[index], ct)
+        if not isinstance(s, tpke.DecryptionShare):
+            raise RuntimeError(f"no share for an honest ciphertext: {s}")
+        return s
+
+    own0, own1, other0 = share(b, ct0), share(b, ct1), share(1, ct0)
+
+    def dec(j: int, s: Any, epoch: int = 0) -> impl.DecMessage:
+        return impl.DecMessage(epoch, j, s)
+
+    rbc_message = impl.rbc_impl.Message
+    return (
+        (b, dec(0, bad_share(own0))),
+        (b, dec(0, _tamper_proof(own0))),
+        (b, dec(0, own1)),
+        (b, dec(0, other0)),
+        (b, dec(0, attrs.evolve(own0, index=9))),
+        (b, dec(0, attrs.evolve(own0, value=bytes(5)))),
+        (b, dec(0, own0, epoch=1)),
+        (ORACLE_IMPOSTOR, dec(0, own0)),
+        (b, dec(9, own0)),
+        (b, dec(3, own0)),
+        (b, dec(0, own0)),
+        (b, impl.AcsMessage(0, rbc_message(impl.rbc_impl.VAL, b, "garbage"))),
+        (b, impl.AcsMessage(0, rbc_message(impl.rbc_impl.ECHO, 9, "x"))),
+        (b, "junk"),
+    )
+
+
+def build_impl(config: Config, mutant: Mutant | None = None) -> Model[Any, Any]:
+    """Node 0 of the impl (ports mode) against its scripted peers and the forged alphabet (not
+    exhaustible in general; these configs are small: see :data:`CONFIGS`)."""
+    if mutant is not None:
+        raise ValueError("the impl configs have no mutants (the spec's configs do)")
+    byzantine = config.params.get("byzantine", "silent")
+    script, decisions = honest_epoch(byzantine)
+    script = tuple((s, m) for s, m in script if s != 0)
+    alphabet = forged_alphabet(byzantine)
+    early_ok = alphabet[0]  # the one forged share offered before S is known (kept, then dropped)
+    decrypting = config.params.get("start") == "decrypt"
+    if decrypting:
+        # the ACS messages first, then the shares (any order is one the network may take)
+        script = tuple(sorted(script, key=lambda sm: isinstance(sm[1], impl.DecMessage)))
+
+    def initial_states() -> Iterator[OracleState]:
+        state = OracleState(_oracle_initial_node(0), 0, 0)
+        if decrypting:
+            # node 0 proposed, got every ACS message and every decision: S is known
+            state = next_state(state, OracleAction("start", impl.StartEpoch(oracle_seed(0, 0))))
+            while not isinstance(script[state.position][1], impl.DecMessage):
+                state = next_state(
+                    state, OracleAction("script", impl.Receive(*script[state.position]))
+                )
+            for j, bit in decisions:
+                state = next_state(state, OracleAction("decide", impl.AbaDecided(0, j, bit)))
+            require(state.node.subset is not None, "the decryption phase has no S")
+        yield state
+
+    def actions(state: OracleState) -> Iterator[OracleAction]:
+        node = state.node
+        if not node.proposed and node.epoch <= 1:
+            yield OracleAction("start", impl.StartEpoch(oracle_seed(0, node.epoch)))
+        if node.epoch == 1 and not node.proposed and ORACLE_SUBMIT not in node.queue:
+            # after epoch 0 (a Submit before it would change node 0's proposal, which the
+            # peers' script has fixed)
+            yield OracleAction("submit", impl.Submit((ORACLE_SUBMIT,)))
+        if state.position < len(script):
+            yield OracleAction("script", impl.Receive(*script[state.position]))
+        if state.position > 0:
+            yield OracleAction("again", impl.Receive(*script[state.position - 1]))
+        if node.proposed and node.epoch == 0 and state.decided < len(decisions):
+            j, bit = decisions[state.decided]
+            yield OracleAction("decide", impl.AbaDecided(0, j, bit))
+        if node.epoch == 0:
+            for sender, message in alphabet:
+                if node.subset is not None or (sender, message) == early_ok:
+                    yield OracleAction("forged", impl.Receive(sender, message))
+                elif not isinstance(message, impl.DecMessage):
+                    yield OracleAction("forged", impl.Receive(sender, message))
+
+    def next_state(state: OracleState, action: OracleAction) -> OracleState:
+        node, _ = impl.step(state.node, action.event)
+        position = state.position + (action.kind == "script")
+        decided = state.decided + (action.kind == "decide")
+        if node == state.node and position == state.position and decided == state.decided:
+            return state
+        return OracleState(node, position, decided)
+
+    def faults_change_nothing(pre: OracleState, action: OracleAction, post: OracleState) -> bool:
+        _, effects = impl.step(pre.node, action.event)
+        return not effects.faults or post.node == pre.node
+
+    from ..spec.properties import Reachable, StepProperty
+
+    return Model(
+        name="honeybadger-impl",
+        initial_states=initial_states,
+        actions=actions,
+        next_state=next_state,
+        step_properties=(
+            StepProperty(
+                "faults_change_nothing",
+                "a refused message leaves the node unchanged",
+                faults_change_nothing,
+            ),
+        ),
+        reachables=(
+            Reachable("block_output", "node 0 outputs epoch 0's block", lambda s: s.node.epoch > 0),
+        ),
+        describe_action=str,
+    )
+
+
+def oracle_node_event(action: OracleAction) -> tuple[int, impl.Event]:
+    """The node a model action steps (always node 0, the node under test) and its event."""
+    return 0, action.event
+
+
+# -- Oracle: the canonical encoding of a HoneyBadger node (ports mode), events and effects -----
+#
+# state    {"me", "n", "f", "batch_size",
+#           "keys": {"threshold", "public_key", "verification_keys", "secret_share"},
+#           "queue": [tx], "log": [[tx]], "epoch", "proposed", "acs": <acs state document>,
+#           "subset": null | [[j, ciphertext | null]], "shares": [[share]] (n lists),
+#           "early": [[sender, j, share]], "plaintexts": [null | [tx]] (n entries)}
+# share    {"index", "ciphertext_id": hex, "value": hex (33-byte point),
+#           "proof": {"challenge": hex, "response": hex}}   (scalars: 64 hex digits)
+# message  {"type": "acs", "epoch", "message": <RBC message>}
+#          {"type": "dec", "epoch", "proposer", "share": share}
+# event    {"type": "submit", "transactions"} | {"type": "start_epoch", "seed": hex}
+#          {"type": "receive", "sender", "message"} | {"type": "aba_decided", "epoch", "instance",
+#          "bit"}
+# effects  {"broadcasts": [message], "aba_inputs": [[epoch, j, bit]],
+#           "block": null | {"epoch", "transactions"}, "faults": [{"sender", "layer", "kind"}]}
+#
+# A ciphertext is the impl's RBC value (:func:`impl.encode_ciphertext`: hex fields joined by
+# ':'). A fault's "layer" names the check that refused the message (epoch, acs, rbc, aba, tdh2):
+# several layers have a "malformed", and conformance must tell them apart. The secret share is
+# in the state on purpose: the dealer's keys are an input of these test vectors.
+
+_HEX = {"type": "string", "pattern": "^([0-9a-f]{2})*$"}
+_SCALAR = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_NAT = {"type": "integer", "minimum": 0}
+_TXS = {"type": "array", "items": {"type": "string"}}
+_LAYERS: dict[type, str] = {
+    impl.FaultKind: "epoch",
+    impl.acs_impl.FaultKind: "acs",
+    impl.rbc_impl.FaultKind: "rbc",
+    impl.aba_impl.FaultKind: "aba",
+    tpke.DecryptionFault: "tdh2",
+}
+
+
+def _obj(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": sorted(properties),
+        "additionalProperties": False,
+    }
+
+
+def _hex_bytes(doc: JSON, path: str) -> bytes:
+    text = expect_str(doc, path)
+    if len(text) % 2 or text != text.lower():
+        raise DecodeError(path, "expected lowercase hex of whole bytes")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise DecodeError(path, "expected lowercase hex of whole bytes") from None
+
+
+def _scalar_to_json(k: int) -> str:
+    return f"{k:064x}"
+
+
+def _scalar(doc: JSON, path: str) -> int:
+    text = expect_str(doc, path)
+    if len(text) != 64 or text != text.lower():
+        raise DecodeError(path, "expected a scalar as 64 lowercase hex digits")
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise DecodeError(path, "expected a scalar as 64 lowercase hex digits") from None
+
+
+def share_to_json(share: tpke.DecryptionShare) -> JSON:
+    return {
+        "index": share.index,
+        "ciphertext_id": share.ciphertext_id.hex(),
+        "value": share.value.hex(),
+        "proof": {
+            "challenge": _scalar_to_json(share.proof.challenge),
+            "response": _scalar_to_json(share.proof.response),
+        },
+    }
+
+
+def share_from_json(doc: JSON, path: str) -> tpke.DecryptionShare:
+    """Strict: a share as a node state holds it (any field of the right type)."""
+    expect_object(doc, path, ["index", "ciphertext_id", "value", "proof"])
+    proof = expect_object(doc["proof"], f"{path}.proof", ["challenge", "response"])
+    return tpke.DecryptionShare(
+        expect_int(doc["index"], f"{path}.index"),
+        _hex_bytes(doc["ciphertext_id"], f"{path}.ciphertext_id"),
+        _hex_bytes(doc["value"], f"{path}.value"),
+        group.Dleq(
+            _scalar(proof["challenge"], f"{path}.proof.challenge"),
+            _scalar(proof["response"], f"{path}.proof.response"),
+        ),
+    )
+
+
+def message_to_json(message: Any) -> JSON:
+    if isinstance(message, impl.AcsMessage):
+        return {
+            "type": "acs",
+            "epoch": plain_to_json(message.epoch),
+            "message": _acs_message_to_json(message.message),
+        }
+    if isinstance(message, impl.DecMessage):
+        share = message.share
+        return {
+            "type": "dec",
+            "epoch": plain_to_json(message.epoch),
+            "proposer": plain_to_json(message.proposer),
+            "share": share_to_json(share)
+            if isinstance(share, tpke.DecryptionShare)
+            else plain_to_json(share),
+        }
+    return plain_to_json(message)
+
+
+def message_from_json(doc: JSON) -> Any:
+    """Lenient: a received message decodes to what it says; the node's validation speaks (a
+    share that is not well typed decodes to a plain value, which the node refuses)."""
+    if (
+        isinstance(doc, dict)
+        and doc.get("type") == "acs"
+        and set(doc) == {"type", "epoch", "message"}
+    ):
+        return impl.AcsMessage(
+            plain_from_json(doc["epoch"]), _acs_message_from_json(doc["message"])
+        )
+    if (
+        isinstance(doc, dict)
+        and doc.get("type") == "dec"
+        and set(doc)
+        == {
+            "type",
+            "epoch",
+            "proposer",
+            "share",
+        }
+    ):
+        try:
+            share: Any = share_from_json(doc["share"], "$")
+        except DecodeError:
+            share = plain_from_json(doc["share"])
+        return impl.DecMessage(
+            plain_from_json(doc["epoch"]), plain_from_json(doc["proposer"]), share
+        )
+    return plain_from_json(doc)
+
+
+def _share_schema() -> dict[str, Any]:
+    return _obj(
+        {
+            "index": {"type": "integer"},
+            "ciphertext_id": _HEX,
+            "value": _HEX,
+            "proof": _obj({"challenge": _SCALAR, "response": _SCALAR}),
+        }
+    )
+
+
+@attrs.frozen
+class HoneyBadgerCodec:
+    """Encoding of a HoneyBadger node with ABA ports (embedded ABAs are not in the oracle)."""
+
+    protocol: str = "honeybadger"
+
+    def schemas(self) -> dict[str, Any]:
+        share = _share_schema()
+        acs_schemas = ACS_CODEC.schemas()
+        message = {
+            "oneOf": [
+                _obj({"type": {"const": "acs"}, "epoch": _NAT, "message": {}}),
+                _obj({"type": {"const": "dec"}, "epoch": _NAT, "proposer": _NAT, "share": share}),
+            ]
+        }
+        state = _obj(
+            {
+                "me": _NAT,
+                "n": {"type": "integer", "minimum": 1},
+                "f": _NAT,
+                "batch_size": {"type": "integer", "minimum": 1},
+                "keys": _obj(
+                    {
+                        "threshold": {"type": "integer", "minimum": 1},
+                        "public_key": _HEX,
+                        "verification_keys": {"type": "array", "items": _HEX},
+                        "secret_share": _SCALAR,
+                    }
+                ),
+                "queue": _TXS,
+                "log": {"type": "array", "items": _TXS},
+                "epoch": _NAT,
+                "proposed": {"type": "boolean"},
+                "acs": acs_schemas["state"],
+                "subset": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "array",
+                            "items": {
+                                "type": "array",
+                                "prefixItems": [_NAT, {"type": ["string", "null"]}],
+                                "minItems": 2,
+                                "maxItems": 2,
+                            },
+                        },
+                    ]
+                },
+                "shares": {"type": "array", "items": {"type": "array", "items": share}},
+                "early": {
+                    "type": "array",
+                    "items": {
+                        "type": "array",
+                        "prefixItems": [_NAT, _NAT, share],
+                        "minItems": 3,
+                        "maxItems": 3,
+                    },
+                },
+                "plaintexts": {"type": "array", "items": {"oneOf": [{"type": "null"}, _TXS]}},
+            }
+        )
+        event = {
+            "oneOf": [
+                _obj({"type": {"const": "submit"}, "transactions": _TXS}),
+                _obj({"type": {"const": "start_epoch"}, "seed": _HEX}),
+                # any message: a malformed one is the node's to refuse
+                _obj({"type": {"const": "receive"}, "sender": {}, "message": {}}),
+                _obj(
+                    {
+                        "type": {"const": "aba_decided"},
+                        "epoch": _NAT,
+                        "instance": _NAT,
+                        "bit": {"enum": [0, 1]},
+                    }
+                ),
+            ]
+        }
+        kinds = sorted({k.value for kind in _LAYERS for k in kind})
+        effects = _obj(
+            {
+                "broadcasts": {"type": "array", "items": message},
+                "aba_inputs": {
+                    "type": "array",
+                    "items": {
+                        "type": "array",
+                        "prefixItems": [_NAT, _NAT, {"enum": [0, 1]}],
+                        "minItems": 3,
+                        "maxItems": 3,
+                    },
+                },
+                "block": {"oneOf": [{"type": "null"}, _obj({"epoch": _NAT, "transactions": _TXS})]},
+                "faults": {
+                    "type": "array",
+                    "items": _obj(
+                        {
+                            "sender": {},
+                            "layer": {"enum": sorted(_LAYERS.values())},
+                            "kind": {"enum": kinds},
+                        }
+                    ),
+                },
+            }
+        )
+        return {"state": state, "event": event, "effects": effects}
+
+    # states
+    def encode_state(self, node: impl.Node) -> JSON:
+        c = node.config
+        if c.coin_public is not None:
+            raise ValueError("the oracle encodes HoneyBadger nodes with ABA ports only")
+        return {
+            "me": c.me,
+            "n": c.n,
+            "f": c.f,
+            "batch_size": c.batch_size,
+            "keys": {
+                "threshold": c.public.threshold,
+                "public_key": c.public.public_key.hex(),
+                "verification_keys": [k.hex() for k in c.public.verification_keys],
+                "secret_share": _scalar_to_json(c.secret.secret),
+            },
+            "queue": list(node.queue),
+            "log": [list(block) for block in node.log],
+            "epoch": node.epoch,
+            "proposed": node.proposed,
+            "acs": ACS_CODEC.encode_state(node.acs),
+            "subset": None
+            if node.subset is None
+            else [[j, None if ct is None else impl.encode_ciphertext(ct)] for j, ct in node.subset],
+            "shares": [[share_to_json(s) for s in row] for row in node.shares],
+            "early": [[s, j, share_to_json(share)] for s, j, share in node.early],
+            "plaintexts": [None if p is None else list(p) for p in node.plaintexts],
+        }
+
+    def decode_state(self, doc: JSON, path: str = "$") -> impl.Node:
+        fields = [
+            "me", "n", "f", "batch_size", "keys", "queue", "log", "epoch", "proposed", "acs",
+            "subset", "shares", "early", "plaintexts",
+        ]  # fmt: skip
+        expect_object(doc, path, fields)
+        n = expect_int(doc["n"], f"{path}.n", minimum=1)
+        f = expect_int(doc["f"], f"{path}.f", minimum=0)
+        me = expect_int(doc["me"], f"{path}.me", minimum=0)
+        if me >= n:
+            raise DecodeError(f"{path}.me", f"node {me} is not one of 0..{n - 1}")
+        if 3 * f >= n:
+            raise DecodeError(f"{path}.f", f"n = {n} needs 3f < n, got f = {f}")
+        batch_size = expect_int(doc["batch_size"], f"{path}.batch_size", minimum=1)
+        k = f"{path}.keys"
+        keys_doc = expect_object(
+            doc["keys"], k, ["threshold", "public_key", "verification_keys", "secret_share"]
+        )
+        vks = expect_array(keys_doc["verification_keys"], f"{k}.verification_keys")
+        if len(vks) != n:
+            raise DecodeError(f"{k}.verification_keys", f"expected {n} keys")
+        public = tpke.EncryptionPublicKey(
+            n,
+            expect_int(keys_doc["threshold"], f"{k}.threshold", minimum=1),
+            _hex_bytes(keys_doc["public_key"], f"{k}.public_key"),
+            tuple(_hex_bytes(v, f"{k}.verification_keys[{i}]") for i, v in enumerate(vks)),
+        )
+        secret = tpke.DecryptionKeyShare(me, _scalar(keys_doc["secret_share"], f"{k}.secret_share"))
+        config = impl.NodeConfig(me, n, f, batch_size, public, secret)
+
+        def txs(value: JSON, p: str) -> tuple[str, ...]:
+            return tuple(expect_str(t, f"{p}[{i}]") for i, t in enumerate(expect_array(value, p)))
+
+        def row(name: str) -> list[Any]:
+            items = expect_array(doc[name], f"{path}.{name}")
+            if len(items) != n:
+                raise DecodeError(f"{path}.{name}", f"expected {n} entries")
+            return items
+
+        log = expect_array(doc["log"], f"{path}.log")
+        proposed = doc["proposed"]
+        if not isinstance(proposed, bool):
+            raise DecodeError(f"{path}.proposed", "expected a boolean")
+        acs = ACS_CODEC.decode_state(doc["acs"], f"{path}.acs")
+        if (acs.config.me, acs.config.n, acs.config.f) != (me, n, f):
+            raise DecodeError(f"{path}.acs", "the ACS state of another node or size")
+        subset: tuple[tuple[int, tpke.Ciphertext | None], ...] | None = None
+        if doc["subset"] is not None:
+            entries = []
+            for i, item in enumerate(expect_array(doc["subset"], f"{path}.subset")):
+                p = f"{path}.subset[{i}]"
+                if not isinstance(item, list) or len(item) != 2:
+                    raise DecodeError(p, "expected a pair [proposer, ciphertext or null]")
+                j = expect_int(item[0], f"{p}[0]", minimum=0)
+                if j >= n:
+                    raise DecodeError(f"{p}[0]", f"node {j} is not one of 0..{n - 1}")
+                ct = None
+                if item[1] is not None:
+                    ct = impl.decode_ciphertext(expect_str(item[1], f"{p}[1]"))
+                    if ct is None:
+                        raise DecodeError(f"{p}[1]", "not a ciphertext encoding")
+                entries.append((j, ct))
+            subset = tuple(entries)
+        shares = tuple(
+            tuple(
+                share_from_json(s, f"{path}.shares[{j}][{i}]")
+                for i, s in enumerate(expect_array(r, f"{path}.shares[{j}]"))
+            )
+            for j, r in enumerate(row("shares"))
+        )
+        early = []
+        for i, item in enumerate(expect_array(doc["early"], f"{path}.early")):
+            p = f"{path}.early[{i}]"
+            if not isinstance(item, list) or len(item) != 3:
+                raise DecodeError(p, "expected [sender, proposer, share]")
+            early.append(
+                (
+                    expect_int(item[0], f"{p}[0]", minimum=0),
+                    expect_int(item[1], f"{p}[1]", minimum=0),
+                    share_from_json(item[2], f"{p}[2]"),
+                )
+            )
+        plaintexts = tuple(
+            None if p is None else txs(p, f"{path}.plaintexts[{j}]")
+            for j, p in enumerate(row("plaintexts"))
+        )
+        return impl.Node(
+            config,
+            txs(doc["queue"], f"{path}.queue"),
+            tuple(txs(b, f"{path}.log[{i}]") for i, b in enumerate(log)),
+            expect_int(doc["epoch"], f"{path}.epoch", minimum=0),
+            proposed,
+            acs,
+            subset,
+            shares,
+            tuple(early),
+            plaintexts,
+        )
+
+    # events
+    def encode_event(self, event: impl.Event) -> JSON:
+        if isinstance(event, impl.Submit):
+            return {"type": "submit", "transactions": list(event.transactions)}
+        if isinstance(event, impl.StartEpoch):
+            return {"type": "start_epoch", "seed": event.seed.hex()}
+        if isinstance(event, impl.AbaDecided):
+            return {
+                "type": "aba_decided",
+                "epoch": event.epoch,
+                "instance": event.instance,
+                "bit": event.bit,
+            }
+        return {
+            "type": "receive",
+            "sender": plain_to_json(event.sender),
+            "message": message_to_json(event.message),
+        }
+
+    def decode_event(self, doc: JSON, path: str = "$") -> impl.Event:
+        optional = ["transactions", "seed", "sender", "message", "epoch", "instance", "bit"]
+        expect_object(doc, path, ["type"], optional)
+        kind = doc["type"]
+        if kind == "submit":
+            expect_object(doc, path, ["type", "transactions"])
+            items = expect_array(doc["transactions"], f"{path}.transactions")
+            return impl.Submit(
+                tuple(expect_str(t, f"{path}.transactions[{i}]") for i, t in enumerate(items))
+            )
+        if kind == "start_epoch":
+            expect_object(doc, path, ["type", "seed"])
+            return impl.StartEpoch(_hex_bytes(doc["seed"], f"{path}.seed"))
+        if kind == "aba_decided":
+            expect_object(doc, path, ["type", "epoch", "instance", "bit"])
+            bit = expect_int(doc["bit"], f"{path}.bit", minimum=0)
+            if bit > 1:
+                raise DecodeError(f"{path}.bit", f"expected 0 or 1, got {bit}")
+            return impl.AbaDecided(
+                expect_int(doc["epoch"], f"{path}.epoch", minimum=0),
+                expect_int(doc["instance"], f"{path}.instance", minimum=0),
+                bit,
+            )
+        if kind == "receive":
+            expect_object(doc, path, ["type", "sender", "message"])
+            return impl.Receive(plain_from_json(doc["sender"]), message_from_json(doc["message"]))
+        raise DecodeError(
+            f"{path}.type",
+            f"unknown event type {kind!r} (known: aba_decided, receive, start_epoch, submit)",
+        )
+
+    # effects
+    def encode_effects(self, effects: impl.Effects) -> JSON:
+        return {
+            "broadcasts": [message_to_json(m) for m in effects.broadcasts],
+            "aba_inputs": [list(t) for t in effects.aba_inputs],
+            "block": None
+            if effects.block is None
+            else {"epoch": effects.block.epoch, "transactions": list(effects.block.transactions)},
+            "faults": [
+                {
+                    "sender": plain_to_json(x.sender),
+                    "layer": _LAYERS[type(x.kind)],
+                    "kind": x.kind.value,
+                }
+                for x in effects.faults
+            ],
+        }
+
+    def handler(self, event: impl.Event) -> str:
+        if isinstance(event, impl.Receive):
+            # the shares are the point of these vectors: their own handler folder
+            return "receive_share" if isinstance(event.message, impl.DecMessage) else "receive"
+        return {
+            impl.Submit: "submit",
+            impl.StartEpoch: "start_epoch",
+            impl.AbaDecided: "aba_decided",
+        }[type(event)]
+
+    def step(self, node: impl.Node, event: impl.Event) -> tuple[impl.Node, impl.Effects]:
+        return impl.step(node, event)
+
+
+CODEC = HoneyBadgerCodec()
+
+
+def _added_shares(pre: impl.Node, post: impl.Node) -> list[tuple[int, tpke.DecryptionShare]]:
+    """The verified shares ``post`` holds that ``pre`` did not (same epoch only)."""
+    if post.epoch != pre.epoch or len(post.shares) != len(pre.shares):
+        return []
+    return [
+        (j, share)
+        for j, (old, new) in enumerate(zip(pre.shares, post.shares, strict=True))
+        for share in new
+        if share not in old
+    ]
+
+
+def _independent_check(
+    pre: impl.Node, event: impl.Event, post: impl.Node
+) -> tuple[str, str, str] | None:
+    """Checks read off HB Figure 1 and TDH2 without running the reference step."""
+    # the log only grows, by at most one block, and a block is sorted without repeats (line 6)
+    if post.log[: len(pre.log)] != pre.log or len(post.log) > len(pre.log) + 1:
+        return (
+            "log_append_only",
+            f"the log {pre.log} extended by at most one block",
+            str(post.log),
+        )
+    if len(post.log) == len(pre.log) + 1:
+        block = post.log[-1]
+        if list(block) != sorted(set(block)) or post.epoch != pre.epoch + 1:
+            return (
+                "sorted_block",
+                "a sorted block without repeats, then the next epoch",
+                str(block),
+            )
+        # line 7: buf := buf − block_r
+        queue = pre.queue + (event.transactions if isinstance(event, impl.Submit) else ())
+        if post.queue != tuple(tx for tx in queue if tx not in set(block)):
+            return (
+                "queue_loses_block",
+                "the queue without the block's transactions",
+                str(post.queue),
+            )
+    # line 5: a share is kept only with a valid DLEQ proof, from the node it names
+    me = pre.config.me
+    arrivals = list(pre.early)
+    if isinstance(event, impl.Receive) and isinstance(event.message, impl.DecMessage):
+        arrivals.append((event.sender, event.message.proposer, event.message.share))
+    subset = dict(post.subset or ())
+    for j, share in _added_shares(pre, post):
+        ct = subset.get(j)
+        # who sent it: this event, an early arrival, or the node itself (its own share)
+        senders = [s for s, k, e in arrivals if k == j and e == share]
+        senders += [me] if share.index == me else []
+        if ct is None or share.index not in senders:
+            return ("verified_shares", f"shares for proposer {j} from their senders", str(share))
+        if tpke.verify_decryption_share(pre.config.public, ct, share, share.index) is not None:
+            return ("verified_shares", f"only verified shares kept for proposer {j}", str(share))
+    return None
+
+
+def step_checker(codec: HoneyBadgerCodec = CODEC) -> Any:
+    """Trace validation of one HoneyBadger node's step (see :mod:`.validate`).
+
+    For each step: the configuration (id, size, B, keys) never changes (``identity``); checks
+    read off HB Figure 1 and TDH2 directly -- the log grows by at most one sorted block and the
+    epoch with it (``log_append_only``, ``sorted_block``), the queue loses the block
+    (``queue_loses_block``), every share newly kept has a valid DLEQ proof for its ciphertext
+    and names its sender (``verified_shares``, checked with
+    :func:`tpke.verify_decryption_share` on the recorded state); then the reference node
+    (:func:`impl.step`, which the Hypothesis machines and the model checks hold to the spec) is
+    run on the recorded pre-state: if it refuses the event, the recorded state must be unchanged
+    (``faults_change_nothing``) and the effects its typed fault (``typed_fault``); otherwise the
+    state and effects must be the reference's (``refinement``; TDH2 shares and proofs are
+    deterministic). What one step cannot show (that a message was sent, cross-node agreement)
+    is the model checks'."""
+    from .validate import StepChecker
+
+    def check(
+        nodes: tuple[impl.Node, ...], i: int, event: impl.Event, post: impl.Node, effects: Any
+    ) -> tuple[str, str, str] | None:
+        pre = nodes[i]
+        if post.config != pre.config:
+            return ("identity", f"node {pre.config.me}'s configuration unchanged", "another one")
+        try:
+            want, want_effects = impl.step(pre, event)
+        except impl.LocalMisuseError as error:
+            return ("refinement", f"no step: {error}", "a step")
+        want_doc = codec.encode_effects(want_effects)
+        if want_effects.faults:
+            kind = want_effects.faults[0].kind.value
+            if post != pre:
+                return ("faults_change_nothing", f"the message is refused ({kind})", "a change")
+            if effects is not None and dumps_line(effects) != dumps_line(want_doc):
+                return ("typed_fault", f"effects {dumps_line(want_doc)}", dumps_line(effects))
+            return None
+        problem = _independent_check(pre, event, post)
+        if problem is not None:
+            return problem
+        if post != want:
+            return (
+                "refinement",
+                f"state {dumps_line(codec.encode_state(want))[:400]}",
+                dumps_line(codec.encode_state(post))[:400],
+            )
+        if effects is not None and dumps_line(effects) != dumps_line(want_doc):
+            return ("refinement", f"effects {dumps_line(want_doc)}", dumps_line(effects))
+        return None
+
+    return StepChecker(codec=codec, initial_node=_trace_initial_node, check=check)
+
+
+def _trace_initial_node(i: int, n: int) -> impl.Node:
+    """Node i of a trace without initial states: the oracle's keys and queues (n = 4)."""
+    return _oracle_initial_node(i)
+
+
+def _oracle_nodes(state: OracleState) -> tuple[impl.Node, ...]:
+    return (state.node,)
+
+
+ORACLE = OracleBinding(
+    codec=CODEC,
+    # the decryption phase first (its cases would otherwise be steps the longer walks already
+    # saw, their buckets full before they reach a block); traces come from it too. The node
+    # under test is node 0: a trace holds that one node.
+    configs=("impl-decrypt", "impl", "impl-garbage"),
+    node_event=oracle_node_event,
+    nodes=_oracle_nodes,
+    initial_node=_trace_initial_node,
+    step_checker=step_checker(CODEC),
+)
