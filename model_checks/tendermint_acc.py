@@ -139,6 +139,8 @@ def decode_mapping(doc: Any) -> AccMapping:
         if not isinstance(proposer, dict):
             raise DecodeError("$.proposer", "expected an object of round: name")
         for r, name in proposer.items():
+            if not r.isdigit():
+                raise DecodeError(f"$.proposer.{r}", "keys are rounds: 0, 1, 2, ...")
             ours = mapping.names.get(spec.proposer(mapping.params(), 0, int(r)))
             if name != ours:
                 raise DecodeError(
@@ -153,19 +155,32 @@ def decode_mapping(doc: Any) -> AccMapping:
 
 
 def _plain(value: Any) -> Any:
-    """ITF's encodings (#bigint, #set, #map, #tup) as Python values."""
+    """ITF's encodings (#bigint, #set, #map, #tup) as Python values; ValueError if malformed.
+
+    Not :func:`.render.from_itf`: these traces hold sets of records, which that function would
+    turn into frozensets of dicts (unhashable). Sets stay lists here, records dicts.
+    """
     if isinstance(value, dict):
         if "#bigint" in value:
-            return int(value["#bigint"])
+            return int(value["#bigint"])  # ValueError/TypeError on a non-number
         if "#set" in value:
-            return [_plain(x) for x in value["#set"]]
+            return [_plain(x) for x in _array(value["#set"])]
         if "#map" in value:
-            return [(_plain(k), _plain(v)) for k, v in value["#map"]]
+            pairs = _array(value["#map"])
+            if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+                raise ValueError("#map must hold [key, value] pairs")
+            return [(_plain(k), _plain(v)) for k, v in pairs]
         if "#tup" in value:
-            return tuple(_plain(x) for x in value["#tup"])
+            return tuple(_plain(x) for x in _array(value["#tup"]))
         return {k: _plain(v) for k, v in value.items() if not k.startswith("#")}
     if isinstance(value, list):
         return [_plain(x) for x in value]
+    return value
+
+
+def _array(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected an array, got {type(value).__name__}")
     return value
 
 
@@ -186,10 +201,32 @@ def _nil(value: Any) -> Any:
     return None if value == NIL_VALUE else value
 
 
+def _map(variables: dict[str, Any], name: str, path: str) -> dict[Any, Any]:
+    """ITF variable ``name`` as a dict, or DecodeError naming it."""
+    try:
+        value = _plain(variables[name])
+    except (ValueError, TypeError) as error:
+        raise DecodeError(f"{path}.{name}", f"malformed ITF value ({error})") from None
+    if not isinstance(value, list) or not all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        raise DecodeError(f"{path}.{name}", "expected an ITF #map")
+    try:
+        return dict(value)
+    except TypeError:
+        raise DecodeError(f"{path}.{name}", "a #map key that is not a value") from None
+
+
+_MESSAGE_FIELDS = {
+    spec.Kind.PROPOSAL: ("round", "src", "proposal", "validRound"),
+    spec.Kind.PREVOTE: ("round", "src", "id"),
+    spec.Kind.PRECOMMIT: ("round", "src", "id"),
+}
+
+
 def observe_itf(mapping: AccMapping, state: Any, index: int) -> Observation:
-    """What both specs share, read off one ITF state of theirs."""
-    variables = {k: dict(_plain(v)) for k, v in _variables(state, index).items() if k in POOLS}
-    per_process = {k: dict(_plain(_variables(state, index)[k])) for k in PROCESS_VARIABLES}
+    """What both specs share, read off one ITF state of theirs (DecodeError if malformed)."""
+    path = f"$.states[{index}]"
+    variables = _variables(state, index)
+    per_process = {k: _map(variables, k, path) for k in PROCESS_VARIABLES}
     processes = []
     for name in mapping.correct:
         try:
@@ -211,12 +248,18 @@ def observe_itf(mapping: AccMapping, state: Any, index: int) -> Observation:
                 )
             )
         except KeyError as error:
-            raise DecodeError(f"$.states[{index}]", f"no entry for process {error}") from None
+            raise DecodeError(path, f"no entry for process {error}") from None
     pool = set()
     for variable, kind in POOLS.items():
-        for _round, messages in variables[variable].items():
+        fields = _MESSAGE_FIELDS[kind]
+        for round_, messages in _map(variables, variable, path).items():
+            if not isinstance(messages, list):
+                raise DecodeError(f"{path}.{variable}", f"round {round_}: expected a #set")
             for m in messages:
-                if not isinstance(m, dict) or m.get("src") in mapping.faulty:
+                if not isinstance(m, dict) or not all(f in m for f in fields):
+                    wanted = ", ".join(fields)
+                    raise DecodeError(f"{path}.{variable}", f"a message without {wanted}")
+                if m["src"] in mapping.faulty:
                     continue
                 if kind is spec.Kind.PROPOSAL:
                     pool.add((kind.value, m["round"], m["src"], m["proposal"], m["validRound"]))

@@ -87,6 +87,30 @@ def test_mappings_that_cannot_mean_anything_are_refused_with_the_field():
         assert caught.value.path == path and message in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("round", {"#map": "oops"}, "malformed ITF value"),
+        ("round", {"#map": [["p1"]]}, "malformed ITF value"),
+        ("round", {"#bigint": "x"}, "malformed ITF value"),
+        ("step", [1, 2], "expected an ITF #map"),
+        ("msgsPrevote", {"#map": [[{"#bigint": "0"}, {"#set": [{"src": "p1"}]}]]}, "without"),
+        ("msgsPropose", {"#map": [[{"#bigint": "0"}, "x"]]}, "expected a #set"),
+    ],
+)
+def test_a_malformed_trace_is_refused_with_the_variable_not_crashed_on(variable, value, message):
+    doc = load(TRACES[0])
+    doc["states"][2][f"MC::Tendermint::{variable}"] = value
+    with pytest.raises(DecodeError) as caught:
+        acc.validate_acc_trace(doc, MAPPING)
+    assert caught.value.path == f"$.states[2].{variable}" and message in str(caught.value)
+
+
+def test_a_proposer_key_that_is_not_a_round_is_refused():
+    with pytest.raises(DecodeError, match="keys are rounds"):
+        acc.decode_mapping({**load(MAPPING_FILE), "proposer": {"zero": "p1"}})
+
+
 def test_cli_validates_and_reports_the_failing_state(tmp_path, capsys):
     trace = TRACES[0]
     assert cli.main(["validate", "tendermint", str(trace), "--acc-mapping", str(MAPPING_FILE)]) == 0
