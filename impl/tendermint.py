@@ -310,13 +310,19 @@ def _validate(
     return None, tuple(evidence)
 
 
-def _power(node: Node, senders: set[int]) -> int:
-    return sum(node.config.validators.powers[s] for s in senders)
+def _power(node: Node, messages: Iterable[Signed]) -> int:
+    """The power of the distinct senders of ``messages``."""
+    return sum(node.config.validators.powers[s] for s in {m.sender for m in messages})
 
 
-def _quorum(node: Node, messages: Iterable[Signed]) -> bool:
+def has_quorum(node: Node, messages: Iterable[Signed]) -> bool:
     """2f + 1: the distinct senders hold more than 2/3 of the power."""
-    return 3 * _power(node, {m.sender for m in messages}) > 2 * node.config.validators.total
+    return 3 * _power(node, messages) > 2 * node.config.validators.total
+
+
+def has_one_third(node: Node, messages: Iterable[Signed]) -> bool:
+    """f + 1: the distinct senders hold more than 1/3 of the power."""
+    return 3 * _power(node, messages) > node.config.validators.total
 
 
 def _certificate_fault(
@@ -326,7 +332,7 @@ def _certificate_fault(
     for m in messages:
         if m.kind != kind or m.round != round_ or (value is not ... and m.value != value):
             return FaultKind.WRONG_CERTIFICATE
-    if not _quorum(node, messages):
+    if not has_quorum(node, messages):
         return FaultKind.INSUFFICIENT_POWER
     return None
 
@@ -520,8 +526,7 @@ def _on_round_skip(node: Node, event: RoundSkipReceived, evidence: EvidenceList)
     if len(rounds) != 1:
         return Fault(None, FaultKind.WRONG_CERTIFICATE)
     (target,) = rounds
-    senders = {m.sender for m in event.messages}
-    if not 3 * _power(node, senders) > node.config.validators.total:
+    if not has_one_third(node, event.messages):
         return Fault(None, FaultKind.INSUFFICIENT_POWER)
     if target <= node.round:
         return node, Effects(evidence=evidence)

@@ -114,22 +114,7 @@ def start(config: NodeConfig) -> tuple[Replica, Effects]:
     return replica, Effects(timers=(("propose", 0, 0),))
 
 
-# -- Thresholds ----------------------------------------------------------------------------------
-
-
-def _power(replica: Replica, messages: tuple[Signed, ...]) -> int:
-    powers = replica.node.config.validators.powers
-    return sum(powers[s] for s in {m.sender for m in messages})
-
-
-def _is_quorum(replica: Replica, messages: tuple[Signed, ...]) -> bool:
-    """More than 2/3 of the total power (2f + 1)."""
-    return 3 * _power(replica, messages) > 2 * replica.node.config.validators.total
-
-
-def _is_one_third(replica: Replica, messages: tuple[Signed, ...]) -> bool:
-    """More than 1/3 of the total power (f + 1)."""
-    return 3 * _power(replica, messages) > replica.node.config.validators.total
+# -- Reading the log -----------------------------------------------------------------------------
 
 
 def _current(replica: Replica) -> tuple[Signed, ...]:
@@ -214,22 +199,22 @@ def _candidates(replica: Replica) -> list[engine.Event]:
             events.append(engine.ProposalReceived(p))
         else:
             polka = _votes(replica, PREVOTE, p.valid_round, p.value)
-            if _is_quorum(replica, polka):
+            if engine.has_quorum(replica.node, polka):
                 events.append(engine.ProposalReceived(p, polka))
     for p in _proposals(replica, r):  # line 36
         prevotes = _votes(replica, PREVOTE, r, p.value)
-        if _is_quorum(replica, prevotes):
+        if engine.has_quorum(replica.node, prevotes):
             events.append(engine.PolkaReceived(p, prevotes))
     nil_prevotes = _votes(replica, PREVOTE, r, None)  # line 44
-    if _is_quorum(replica, nil_prevotes):
+    if engine.has_quorum(replica.node, nil_prevotes):
         events.append(engine.NilPolkaReceived(nil_prevotes))
     for p in _proposals(replica):  # line 49, any round
         precommits = _votes(replica, PRECOMMIT, p.round, p.value)
-        if _is_quorum(replica, precommits):
+        if engine.has_quorum(replica.node, precommits):
             events.append(engine.CommitReceived(p, precommits))
     for later in sorted({m.round for m in _current(replica) if m.round > r}):  # line 55
         messages = tuple(m for m in _current(replica) if m.round == later)
-        if _is_one_third(replica, messages):
+        if engine.has_one_third(replica.node, messages):
             events.append(engine.RoundSkipReceived(messages))
             break
     return events
@@ -261,9 +246,9 @@ def _timers(replica: Replica) -> tuple[Replica, tuple[tuple[str, int, int], ...]
     node = replica.node
     r = node.round
     wanted = []
-    if node.step == PREVOTE_STEP and _is_quorum(replica, _votes(replica, PREVOTE, r)):
+    if node.step == PREVOTE_STEP and engine.has_quorum(replica.node, _votes(replica, PREVOTE, r)):
         wanted.append(("prevote", r))
-    if _is_quorum(replica, _votes(replica, PRECOMMIT, r)):
+    if engine.has_quorum(replica.node, _votes(replica, PRECOMMIT, r)):
         wanted.append(("precommit", r))
     new = tuple(t for t in wanted if t not in replica.timers)
     if not new:
