@@ -327,17 +327,19 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
 
 def cmd_vectors(args: argparse.Namespace) -> int:
-    from .oracle import ORACLES, oracle
+    from .oracle import ORACLES
     from .vectors import write_vectors
 
     crypto = args.protocol in (None, "threshold-crypto")  # pure functions, not a node protocol
-    try:
-        if args.protocol == "threshold-crypto":
-            chosen = []
-        else:
-            chosen = [oracle(args.protocol)] if args.protocol else list(ORACLES.values())
-    except KeyError as error:
-        raise UsageError(f"{error.args[0][:-1]}, threshold-crypto)") from None
+    if args.protocol is None:
+        chosen = list(ORACLES.values())
+    elif args.protocol in ORACLES:
+        chosen = [ORACLES[args.protocol]]
+    elif crypto:
+        chosen = []
+    else:
+        known = ", ".join([*ORACLES, "threshold-crypto"])
+        raise UsageError(f"unknown protocol {args.protocol!r} (known: {known})")
     out = Path(args.out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

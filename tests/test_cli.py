@@ -111,6 +111,7 @@ def test_simulation_too_short_to_reach_a_sometimes_property_fails(capsys):
         (["check", "tendermint", "--allow-unsafe"], "goes with --replicas"),
         (["check", "gcounter", "--replicas", "3", "--byzantine", "0"], "named configs only"),
         (["check", "--all", "--replicas", "4", "--byzantine", "1"], "need a single PROTOCOL"),
+        (["vectors", "generate", "unused", "--protocol", "nosuch"], "threshold-crypto)"),
     ],
 )
 def test_bad_usage_exits_2_with_one_line(capsys, argv, message):
