@@ -114,7 +114,7 @@ def start(config: NodeConfig) -> tuple[Replica, Effects]:
     return replica, Effects(timers=(("propose", 0, 0),))
 
 
-# -- Reading the log -------------------------------------------------------------------------------
+# -- Reading the log -----------------------------------------------------------------------------
 
 
 def _current(replica: Replica) -> tuple[Signed, ...]:
