@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import threading
 import time
 from collections.abc import Callable
 from itertools import product
@@ -41,6 +42,7 @@ DEFAULT_TIMEOUT_MS = 10_000
 # search for a small counterexample: (universe size, largest |integer|), tried in this order
 SHRINK_LEVELS: tuple[tuple[int, int], ...] = ((1, 1), (2, 1), (2, 2), (3, 3), (3, 8))
 SHRINK_TIMEOUT_MS = 500
+SHRINK_DEADLINE_S = 10.0  # z3 does not always honour its timeout (see _small_model)
 MAX_RENDERED_ELEMENTS = 6  # entries shown per array dimension
 
 Labelled = tuple[str, z3.ExprRef]
@@ -151,8 +153,10 @@ def check_goal(goal: Goal, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Verdict:
     solver.add(z3.Not(goal.conclusion))
     answer = solver.check()
     if answer == z3.sat:
-        model = _small_model(goal) or solver.model()
-        return Verdict("counterexample", _elapsed(start), render(goal, model))
+        small = _small_model(goal)
+        if small is not None:
+            return Verdict("counterexample", _elapsed(start), render(*small))
+        return Verdict("counterexample", _elapsed(start), render(goal, solver.model()))
     if answer == z3.unknown:
         return Verdict("unknown", _elapsed(start), reason=solver.reason_unknown())
     # unsat: the claim holds for every assignment satisfying the hypotheses; are there any?
@@ -197,22 +201,44 @@ def _elapsed(start: float) -> float:
     return time.perf_counter() - start
 
 
-def _small_model(goal: Goal) -> z3.ModelRef | None:
-    """A counterexample with few replicas (elements, tags...) and small integers, if found fast."""
-    terms = [term for line in goal.shown for _, term in line]
-    sorts = _uninterpreted_sorts(terms)
-    inputs = [term for term in terms if _is_free_constant(term)]  # derived terms follow from them
+def _small_model(goal: Goal) -> tuple[Goal, z3.ModelRef] | None:
+    """A counterexample with few replicas (elements, tags...) and small integers, if found fast,
+    with the copy of ``goal`` (in a context of its own) that it is a model of.
+
+    Each level runs in a fresh context and is abandoned after ``SHRINK_DEADLINE_S`` even when z3
+    overruns its own timeout (seen on quantified goals: a 500 ms check still running minutes
+    later), so an abandoned search never shares a context with what runs next.
+    """
     for size, bound in SHRINK_LEVELS:
-        solver = _solver(goal, SHRINK_TIMEOUT_MS)
-        solver.add(*goal.hypotheses)
-        solver.add(z3.Not(goal.conclusion))
-        for sort in sorts:
+        copy = _isolated(goal)
+        terms = [term for line in copy.shown for _, term in line]
+        inputs = [term for term in terms if _is_free_constant(term)]  # derived terms follow
+        solver = _solver(copy, SHRINK_TIMEOUT_MS)
+        solver.add(*copy.hypotheses)
+        solver.add(z3.Not(copy.conclusion))
+        for sort in _uninterpreted_sorts(terms):
             solver.add(_at_most(sort, size))
         for term in inputs:
             solver.add(_small_integers(term, bound))
-        if solver.check() == z3.sat:
-            return solver.model()
+        answer = _check_within(solver, SHRINK_DEADLINE_S)
+        if answer is None:
+            return None  # z3 ignored its timeout: keep the first model rather than wait
+        if answer == z3.sat:
+            return copy, solver.model()
     return None
+
+
+def _check_within(solver: z3.Solver, seconds: float) -> z3.CheckSatResult | None:
+    """``solver.check()``, or None if it has not returned after ``seconds`` (the check is then
+    interrupted and left to finish on its own thread; its context is used by nothing else)."""
+    answers: list[z3.CheckSatResult] = []
+    worker = threading.Thread(target=lambda: answers.append(solver.check()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        solver.ctx.interrupt()
+        return None
+    return answers[0]
 
 
 def _is_free_constant(term: z3.ExprRef) -> bool:

@@ -245,3 +245,33 @@ def test_mutant_of_another_protocol_raises():
     assert "orset/remove-unobserved" in message
     assert "gcounter.join_commutative" in message
     assert "\n" not in message
+
+
+def test_a_shrink_check_that_overruns_is_abandoned_not_waited_for():
+    """z3 does not always honour its timeout (a 500 ms shrink check ran for minutes on a
+    quantified goal): the check is left behind after its deadline."""
+    import time
+    from types import SimpleNamespace
+
+    from mnemosyne_consensus.proofs import core
+
+    interrupted = []
+
+    class Stuck:
+        ctx = SimpleNamespace(interrupt=lambda: interrupted.append(True))
+
+        def check(self):
+            time.sleep(1.0)
+
+    started = time.perf_counter()
+    assert core._check_within(Stuck(), 0.05) is None
+    assert time.perf_counter() - started < 0.9 and interrupted == [True]
+
+
+def test_without_a_small_model_the_first_counterexample_is_reported(monkeypatch):
+    from mnemosyne_consensus.proofs import core
+
+    monkeypatch.setattr(core, "_check_within", lambda solver, seconds: None)
+    result = run_proof("gcounter.join_idempotent", mutant="gcounter/sum-merge")
+    assert result.status == "counterexample"
+    assert result.counterexample.splitlines()[-1] == "claim violated: join(a, a) = a"
