@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import threading
 import time
 from collections.abc import Callable
 from itertools import product
@@ -42,7 +41,6 @@ DEFAULT_TIMEOUT_MS = 10_000
 # search for a small counterexample: (universe size, largest |integer|), tried in this order
 SHRINK_LEVELS: tuple[tuple[int, int], ...] = ((1, 1), (2, 1), (2, 2), (3, 3), (3, 8))
 SHRINK_TIMEOUT_MS = 500
-SHRINK_DEADLINE_S = 10.0  # z3 does not always honour its timeout (see _small_model)
 MAX_RENDERED_ELEMENTS = 6  # entries shown per array dimension
 
 Labelled = tuple[str, z3.ExprRef]
@@ -64,6 +62,9 @@ class Goal:
     conclusion: z3.BoolRef
     hypotheses: tuple[z3.BoolRef, ...] = ()
     shown: tuple[tuple[Labelled, ...], ...] = ()
+    # search for a smaller counterexample (:func:`_small_model`); off for goals where that
+    # search can run far past its timeout (z3 does not always honour it on quantified goals)
+    shrink: bool = True
 
 
 @attrs.frozen
@@ -153,10 +154,8 @@ def check_goal(goal: Goal, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Verdict:
     solver.add(z3.Not(goal.conclusion))
     answer = solver.check()
     if answer == z3.sat:
-        small = _small_model(goal)
-        if small is not None:
-            return Verdict("counterexample", _elapsed(start), render(*small))
-        return Verdict("counterexample", _elapsed(start), render(goal, solver.model()))
+        model = (_small_model(goal) if goal.shrink else None) or solver.model()
+        return Verdict("counterexample", _elapsed(start), render(goal, model))
     if answer == z3.unknown:
         return Verdict("unknown", _elapsed(start), reason=solver.reason_unknown())
     # unsat: the claim holds for every assignment satisfying the hypotheses; are there any?
@@ -188,6 +187,7 @@ def _isolated(goal: Goal) -> Goal:
         shown=tuple(
             tuple((label, term.translate(ctx)) for label, term in line) for line in goal.shown
         ),
+        shrink=goal.shrink,
     )
 
 
@@ -201,44 +201,22 @@ def _elapsed(start: float) -> float:
     return time.perf_counter() - start
 
 
-def _small_model(goal: Goal) -> tuple[Goal, z3.ModelRef] | None:
-    """A counterexample with few replicas (elements, tags...) and small integers, if found fast,
-    with the copy of ``goal`` (in a context of its own) that it is a model of.
-
-    Each level runs in a fresh context and is abandoned after ``SHRINK_DEADLINE_S`` even when z3
-    overruns its own timeout (seen on quantified goals: a 500 ms check still running minutes
-    later), so an abandoned search never shares a context with what runs next.
-    """
+def _small_model(goal: Goal) -> z3.ModelRef | None:
+    """A counterexample with few replicas (elements, tags...) and small integers, if found fast."""
+    terms = [term for line in goal.shown for _, term in line]
+    sorts = _uninterpreted_sorts(terms)
+    inputs = [term for term in terms if _is_free_constant(term)]  # derived terms follow from them
     for size, bound in SHRINK_LEVELS:
-        copy = _isolated(goal)
-        terms = [term for line in copy.shown for _, term in line]
-        inputs = [term for term in terms if _is_free_constant(term)]  # derived terms follow
-        solver = _solver(copy, SHRINK_TIMEOUT_MS)
-        solver.add(*copy.hypotheses)
-        solver.add(z3.Not(copy.conclusion))
-        for sort in _uninterpreted_sorts(terms):
+        solver = _solver(goal, SHRINK_TIMEOUT_MS)
+        solver.add(*goal.hypotheses)
+        solver.add(z3.Not(goal.conclusion))
+        for sort in sorts:
             solver.add(_at_most(sort, size))
         for term in inputs:
             solver.add(_small_integers(term, bound))
-        answer = _check_within(solver, SHRINK_DEADLINE_S)
-        if answer is None:
-            return None  # z3 ignored its timeout: keep the first model rather than wait
-        if answer == z3.sat:
-            return copy, solver.model()
+        if solver.check() == z3.sat:
+            return solver.model()
     return None
-
-
-def _check_within(solver: z3.Solver, seconds: float) -> z3.CheckSatResult | None:
-    """``solver.check()``, or None if it has not returned after ``seconds`` (the check is then
-    interrupted and left to finish on its own thread; its context is used by nothing else)."""
-    answers: list[z3.CheckSatResult] = []
-    worker = threading.Thread(target=lambda: answers.append(solver.check()), daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        solver.ctx.interrupt()
-        return None
-    return answers[0]
 
 
 def _is_free_constant(term: z3.ExprRef) -> bool:
