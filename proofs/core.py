@@ -21,13 +21,25 @@ integer arrays entry by entry over the model's finite universe (``a[r0] = 1, a[r
 boolean arrays as the set where they hold (``A = {(e0, t0)}``). Before rendering, the engine looks
 for a *small* counterexample (universes of 1, 2, 3, ... elements, integers of small magnitude),
 as a person would write one; if none is found quickly, it renders the solver's first model.
+
+Bounded, and the same on every machine. z3 does not always honour its wall-clock ``timeout``: on
+quantified goals it was seen to run a 500 ms check for 42 s here, and for over an hour on a CI
+machine. So every solver call also carries a **resource limit** (z3's ``rlimit``, a count of
+solver steps), which z3 checks where the timer is ignored and which does not depend on the
+machine's speed; the small-counterexample search is bounded by it alone, so it shrinks to the
+same counterexample everywhere. As a last guard, :func:`check_goal` runs the solver in a forked
+child process and abandons it when it outlives its budget: the verdict is then "unknown" (or the
+first, unshrunk counterexample, if z3 had already found one), never a hung run.
 """
 
 from __future__ import annotations
 
 import inspect
+import multiprocessing
+import multiprocessing.connection
 import re
 import time
+import traceback
 from collections.abc import Callable
 from itertools import product
 from typing import Any, Literal
@@ -40,7 +52,15 @@ Status = Literal["proved", "counterexample", "unknown", "vacuous"]
 DEFAULT_TIMEOUT_MS = 10_000
 # search for a small counterexample: (universe size, largest |integer|), tried in this order
 SHRINK_LEVELS: tuple[tuple[int, int], ...] = ((1, 1), (2, 1), (2, 2), (3, 3), (3, 8))
-SHRINK_TIMEOUT_MS = 500
+SHRINK_TIMEOUT_MS = 500  # a backstop only: the resource limit below decides, on every machine
+# z3 solver steps per small-counterexample check: the successful checks of the shipped mutants
+# take at most ~0.45 M (raft-election's majorities at size 3); z3 spends ~2 M in 500 ms here
+SHRINK_RLIMIT = 1_000_000
+# solver steps allowed per millisecond of a goal's timeout: a backstop, generous enough that the
+# wall-clock timeout stays the limit a user sets (z3 spends ~4,000 per ms here)
+RLIMIT_PER_MS = 20_000
+# a child process is abandoned this long after its solver calls' own limits should have stopped it
+WALL_SLACK_SECONDS = 20.0
 MAX_RENDERED_ELEMENTS = 6  # entries shown per array dimension
 
 Labelled = tuple[str, z3.ExprRef]
@@ -63,7 +83,7 @@ class Goal:
     hypotheses: tuple[z3.BoolRef, ...] = ()
     shown: tuple[tuple[Labelled, ...], ...] = ()
     # search for a smaller counterexample (:func:`_small_model`); off for goals where that
-    # search can run far past its timeout (z3 does not always honour it on quantified goals)
+    # search is known to end on the first model anyway, to save its cost
     shrink: bool = True
 
 
@@ -140,13 +160,28 @@ class Verdict:
     reason: str = ""
 
 
-def check_goal(goal: Goal, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Verdict:
+def check_goal(
+    goal: Goal, timeout_ms: int = DEFAULT_TIMEOUT_MS, *, isolate: bool = True
+) -> Verdict:
     """Decides ``goal``: asserts its hypotheses and the negated conclusion, then asks z3.
 
     ``timeout_ms`` bounds each solver call: the refutation attempt, then either the vacuity check
     (after unsat) or the search for a small counterexample (after sat, at most
-    ``SHRINK_TIMEOUT_MS`` per level, falling back to the first model).
+    ``SHRINK_RLIMIT`` solver steps per level, falling back to the first model).
+
+    With ``isolate`` (the default, where the platform can fork) the solver runs in a child
+    process that is abandoned if it outlives its budget (see the module docstring); without it,
+    in this process, trusting z3 to honour its limits.
     """
+    if isolate and "fork" in multiprocessing.get_all_start_methods():
+        return _check_in_child(goal, timeout_ms)
+    return _decide(goal, timeout_ms)
+
+
+def _decide(
+    goal: Goal, timeout_ms: int, provisional: Callable[[Verdict], None] | None = None
+) -> Verdict:
+    """The decision itself; ``provisional`` hears of the first counterexample before shrinking."""
     start = time.perf_counter()
     goal = _isolated(goal)
     solver = _solver(goal, timeout_ms)
@@ -154,7 +189,12 @@ def check_goal(goal: Goal, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Verdict:
     solver.add(z3.Not(goal.conclusion))
     answer = solver.check()
     if answer == z3.sat:
-        model = (_small_model(goal) if goal.shrink else None) or solver.model()
+        first = solver.model()
+        if not goal.shrink:
+            return Verdict("counterexample", _elapsed(start), render(goal, first))
+        if provisional is not None:
+            provisional(Verdict("counterexample", _elapsed(start), render(goal, first), _UNSHRUNK))
+        model = _small_model(goal) or first
         return Verdict("counterexample", _elapsed(start), render(goal, model))
     if answer == z3.unknown:
         return Verdict("unknown", _elapsed(start), reason=solver.reason_unknown())
@@ -170,6 +210,72 @@ def check_goal(goal: Goal, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Verdict:
     return Verdict(
         "unknown", _elapsed(start), reason=f"could not show the hypotheses satisfiable: {why}"
     )
+
+
+_UNSHRUNK = "the search for a smaller counterexample outlived its budget; this is z3's first model"
+
+
+def _check_in_child(goal: Goal, timeout_ms: int) -> Verdict:
+    """:func:`_decide` in a forked child, abandoned when it outlives its budget.
+
+    Budget: two solver calls of ``timeout_ms`` each (refutation, then vacuity) plus
+    ``WALL_SLACK_SECONDS``; once the child reports a first counterexample, the shrinking search
+    gets ``WALL_SLACK_SECONDS`` more. The child's answer comes back over a pipe (fork shares the
+    goal's z3 terms, so nothing z3 needs pickling; the verdict is plain data).
+    """
+    start = time.perf_counter()
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(goal, timeout_ms, sender), daemon=True)
+    child.start()
+    sender.close()
+    deadline = start + 2 * timeout_ms / 1000 + WALL_SLACK_SECONDS
+    first: Verdict | None = None
+    try:
+        while True:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0 or not receiver.poll(remaining):
+                break
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:  # the child died without a verdict (z3 crashed, or was killed)
+                child.join()
+                return Verdict(
+                    "unknown",
+                    _elapsed(start),
+                    reason=f"the z3 process ended without a verdict (exit code {child.exitcode})",
+                )
+            if kind == "final":
+                return attrs.evolve(payload, seconds=_elapsed(start))
+            if kind == "error":
+                raise ProofEngineError(f"the z3 process raised:\n{payload}")
+            first = payload
+            deadline = time.perf_counter() + WALL_SLACK_SECONDS
+    finally:
+        child.kill()
+        child.join()
+        receiver.close()
+    if first is not None:
+        return attrs.evolve(first, seconds=_elapsed(start))
+    return Verdict(
+        "unknown",
+        _elapsed(start),
+        reason=f"z3 outlived its {timeout_ms} ms timeout; abandoned after {_elapsed(start):.0f} s",
+    )
+
+
+def _child(goal: Goal, timeout_ms: int, sender: multiprocessing.connection.Connection) -> None:
+    try:
+        verdict = _decide(goal, timeout_ms, lambda first: sender.send(("first", first)))
+        sender.send(("final", verdict))
+    except BaseException:  # reported to the parent, which raises it
+        sender.send(("error", traceback.format_exc()))
+    finally:
+        sender.close()
+
+
+class ProofEngineError(RuntimeError):
+    """The solver run raised (a bug in a goal's encoding or in the engine), in a child process."""
 
 
 def _isolated(goal: Goal) -> Goal:
@@ -191,9 +297,11 @@ def _isolated(goal: Goal) -> Goal:
     )
 
 
-def _solver(goal: Goal, timeout_ms: int) -> z3.Solver:
+def _solver(goal: Goal, timeout_ms: int, rlimit: int | None = None) -> z3.Solver:
+    """A solver in the goal's context, bounded by ``timeout_ms`` and by a resource limit."""
     solver = z3.Solver(ctx=goal.conclusion.ctx)
     solver.set("timeout", timeout_ms)
+    solver.set("rlimit", rlimit if rlimit is not None else timeout_ms * RLIMIT_PER_MS)
     return solver
 
 
@@ -207,7 +315,7 @@ def _small_model(goal: Goal) -> z3.ModelRef | None:
     sorts = _uninterpreted_sorts(terms)
     inputs = [term for term in terms if _is_free_constant(term)]  # derived terms follow from them
     for size, bound in SHRINK_LEVELS:
-        solver = _solver(goal, SHRINK_TIMEOUT_MS)
+        solver = _solver(goal, SHRINK_TIMEOUT_MS, SHRINK_RLIMIT)
         solver.add(*goal.hypotheses)
         solver.add(z3.Not(goal.conclusion))
         for sort in sorts:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 import z3
@@ -248,8 +250,8 @@ def test_mutant_of_another_protocol_raises():
 
 
 def test_a_goal_can_opt_out_of_the_small_model_search(monkeypatch):
-    """merkle-crdt's three-operation lemma does: its shrinking check once overran its 500 ms
-    timeout by minutes. It still yields a counterexample under its mutant."""
+    """merkle-crdt's three-operation lemma does: no level of its search succeeds within the
+    search's resource limit. It still yields a counterexample under its mutant."""
     from mnemosyne_consensus.proofs import core
 
     def searched(goal):
@@ -260,3 +262,70 @@ def test_a_goal_can_opt_out_of_the_small_model_search(monkeypatch):
     result = run_proof(name, mutant="merkle-crdt/remove-at-receiver", timeout_ms=TIMEOUT_MS)
     assert result.status == "counterexample"
     assert result.counterexample.splitlines()[-1].startswith("claim violated: ")
+
+
+# -- A solver that outlives its limits is abandoned, never a hung run ------------------------------
+
+
+def _stall(*args, **kwargs):
+    time.sleep(3600)
+
+
+def test_solver_that_ignores_its_timeout_is_abandoned_as_unknown(monkeypatch):
+    from mnemosyne_consensus.proofs import core
+
+    monkeypatch.setattr(core, "WALL_SLACK_SECONDS", 1.0)
+    monkeypatch.setattr(z3.Solver, "check", _stall)  # forked into the child, which stalls
+    result = run_proof("gcounter.join_commutative", timeout_ms=100)
+    assert result.status == "unknown"
+    assert "outlived its 100 ms timeout" in result.reason
+
+
+def test_shrinking_that_outlives_its_budget_keeps_the_first_counterexample(monkeypatch):
+    from mnemosyne_consensus.proofs import core
+
+    monkeypatch.setattr(core, "WALL_SLACK_SECONDS", 1.0)
+    monkeypatch.setattr(core, "_small_model", _stall)
+    result = run_proof("gcounter.join_idempotent", mutant="gcounter/sum-merge")
+    assert result.status == "counterexample"
+    assert result.counterexample.splitlines()[-1] == "claim violated: join(a, a) = a"
+    assert "first model" in result.reason
+
+
+def test_solver_process_that_dies_is_unknown(monkeypatch):
+    monkeypatch.setattr(z3.Solver, "check", lambda self, *args: os._exit(3))
+    result = run_proof("gcounter.join_commutative")
+    assert result.status == "unknown"
+    assert "exit code 3" in result.reason
+
+
+def test_engine_error_in_the_solver_process_is_raised(monkeypatch):
+    from mnemosyne_consensus.proofs import core
+
+    def broken(*args, **kwargs):
+        raise ValueError("an encoding bug")
+
+    monkeypatch.setattr(core, "_isolated", broken)
+    with pytest.raises(core.ProofEngineError, match="an encoding bug"):
+        run_proof("gcounter.join_commutative")
+
+
+def test_in_process_check_gives_the_same_verdict():
+    goal = find_proof("orset.add_wins").build("orset/remove-unobserved")
+    forked = check_goal(goal)
+    here = check_goal(goal, isolate=False)
+    assert (forked.status, forked.counterexample) == (here.status, here.counterexample)
+
+
+def test_small_counterexample_is_decided_by_solver_steps_not_seconds(monkeypatch):
+    """The shrinking search stops on z3's resource limit, which no machine's speed changes: a
+    timeout 120 times longer finds the same counterexample (raft's size-2 level runs out of
+    steps in either case)."""
+    from mnemosyne_consensus.proofs import core
+
+    name, mutant = "raft-election.majorities_intersect", "raft-election/floor-half"
+    usual = run_proof(name, mutant=mutant, timeout_ms=TIMEOUT_MS)
+    monkeypatch.setattr(core, "SHRINK_TIMEOUT_MS", 60_000)
+    patient = run_proof(name, mutant=mutant, timeout_ms=TIMEOUT_MS)
+    assert usual.status == patient.status == "counterexample"
+    assert usual.counterexample == patient.counterexample
