@@ -5,7 +5,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mnemosyne_consensus.model_checks import schemas
@@ -289,6 +289,39 @@ def test_ten_thousand_malformed_traces_never_crash(data):
         assert error.line >= 1
     else:
         assert result.steps >= 0
+
+
+_BASE_TRACES: dict[str, list[str]] = {}
+
+
+def _base_trace_of(protocol):
+    if protocol not in _BASE_TRACES:
+        from mnemosyne_consensus.model_checks.vectors import random_runs
+
+        entry, binding = ORACLES[protocol]
+        (run,) = random_runs(entry, binding, runs=1, steps=10, seed=5)
+        _BASE_TRACES[protocol] = [dumps_line(line) for line in run]
+    return _BASE_TRACES[protocol]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@settings(max_examples=200, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_malformed_traces_never_crash_any_validator(protocol, data):
+    """Every protocol's decoder and step checker, not only gcounter's: a damaged trace is a
+    format error naming its line, or a result (a step the spec forbids, or none), never an
+    exception. The drawn traces reach all three outcomes for every protocol."""
+    _, binding = ORACLES[protocol]
+    trace = data.draw(malformed_traces(_base_trace_of(protocol)))
+    try:
+        result = validate_lines(protocol, trace, binding.step_checker)
+    except TraceFormatError as error:
+        assert 1 <= error.line <= len(trace)
+    else:
+        assert 0 <= result.steps <= len(trace) - 1
+        if result.failure is not None:
+            assert result.failure.property_name
+            assert 2 <= result.failure.line <= len(trace)
 
 
 # -- ITF traces --------------------------------------------------------------------------------
