@@ -375,7 +375,10 @@ def impl_event(
 
 def forged_events(params: spec.Params) -> tuple[tuple[impl.Event, impl.FaultKind], ...]:
     """One bad event per FaultKind, signed by a Byzantine validator with its own key (a correct
-    validator's key is never available to the adversary). Not state: always deliverable."""
+    validator's key is never available to the adversary). Not state: always deliverable. None
+    in a config without faulty validators (``--byzantine 0``): nobody's key could sign them."""
+    if not params.byzantine:
+        return ()
     b = params.byzantine[0]
     seed = impl.derive_seed(b)
     other = next(r for r in range(params.n) if spec.proposer(params, 0, r) != b)
@@ -881,10 +884,14 @@ def sized_config(validators: int, byzantine: int, allow_unsafe: bool = False) ->
             f"Tendermint tolerates faulty power below 1/3 (3F < N); N = {validators}, "
             f"F = {byzantine} is beyond it: add --allow-unsafe to see the counterexample"
         )
+    faulty = (
+        f"validators 0..{byzantine - 1} Byzantine and equivocating"
+        if byzantine
+        else "none Byzantine"
+    )
     return Config(
         f"n{validators}-f{byzantine}",
-        f"{validators} validators of power 1, validators 0..{byzantine - 1} Byzantine and "
-        "equivocating, 1 height, rounds 0..1",
+        f"{validators} validators of power 1, {faulty}, 1 height, rounds 0..1",
         {"validators": validators, "byzantine": tuple(range(byzantine)), "max_round": 1},
     )
 

@@ -9,7 +9,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from mnemosyne_consensus.impl import tendermint as impl
 from mnemosyne_consensus.model_checks import tendermint as model
-from mnemosyne_consensus.model_checks.engine import explore, simulate
+from mnemosyne_consensus.model_checks.engine import Bounds, explore, simulate
 from mnemosyne_consensus.proofs import tendermint as proofs
 from mnemosyne_consensus.proofs.core import check_goal
 from mnemosyne_consensus.spec import tendermint as spec
@@ -525,3 +525,26 @@ def test_no_round_skip_is_safe():
     mutant = PROTOCOL.mutant("no-round-skip")
     result = explore(model.build(PROTOCOL.config("tiny"), mutant))
     assert result.outcome == "ok"
+
+
+# -- Sized configs (check tendermint --validators N --byzantine F) --------------------------------
+
+
+def test_sized_configs_refuse_what_the_paper_does_not_tolerate():
+    with pytest.raises(model.UnsafeConfigError, match=r"3F < N.*--allow-unsafe"):
+        model.sized_config(4, 2)
+    for bad in ((0, 0), (4, -1), (3, 3)):
+        with pytest.raises(ValueError):
+            model.sized_config(*bad)
+    unsafe = model.sized_config(4, 2, allow_unsafe=True)
+    assert model.params_of(unsafe).byzantine == (0, 1)
+
+
+def test_no_byzantine_validator_means_no_forged_events():
+    """``check tendermint --validators 4 --byzantine 0``: nobody's key can sign a forged message,
+    and the run needs none."""
+    config = model.sized_config(4, 0)
+    assert "none Byzantine" in config.description
+    assert model.forged_events(model.params_of(config)) == ()
+    result = explore(model.build(config, None), Bounds(max_states=3_000))
+    assert result.violation is None and result.distinct_states >= 3_000
