@@ -232,6 +232,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.simulate is not None and (args.depth is not None or args.max_states is not None):
         raise UsageError("--depth and --max-states apply to exhaustive runs, not --simulate")
     args.steps = args.steps if args.steps is not None else 50
+    if args.itf and not Path(args.itf).resolve().parent.is_dir():
+        # refused before the run, not after a long one that found what it was asked to keep
+        raise UsageError(f"cannot write ITF trace to {args.itf}: no such directory")
     if args.all:
         targets = list(PROTOCOLS.values())
     else:

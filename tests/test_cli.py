@@ -131,7 +131,7 @@ def test_an_unsafe_size_asked_for_on_purpose_shows_the_counterexample(capsys):
 
 def test_unwritable_itf_file_is_bad_input(capsys, tmp_path):
     target = tmp_path / "missing-dir" / "trace.json"
-    code, _, err = run(
+    code, out, err = run(
         capsys,
         "check",
         "gcounter",
@@ -143,6 +143,13 @@ def test_unwritable_itf_file_is_bad_input(capsys, tmp_path):
         str(target),
         "--quiet",
     )
+    assert code == 2 and "cannot write ITF trace" in err
+    assert out == ""  # refused before the run
+
+
+def test_itf_file_that_cannot_be_written_after_the_run_is_bad_input(capsys, tmp_path):
+    argv = ["check", "gcounter", "--config", "tiny", "--mutant", "sum-merge"]
+    code, _, err = run(capsys, *argv, "--itf", str(tmp_path), "--quiet")  # a directory
     assert code == 2 and "cannot write ITF trace" in err
 
 
