@@ -240,6 +240,8 @@ def _check_in_child(goal: Goal, timeout_ms: int) -> Verdict:
                 kind, payload = receiver.recv()
             except EOFError:  # the child died without a verdict (z3 crashed, or was killed)
                 child.join()
+                if first is not None:  # while shrinking: the counterexample stands
+                    return attrs.evolve(first, seconds=_elapsed(start))
                 return Verdict(
                     "unknown",
                     _elapsed(start),

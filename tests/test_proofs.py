@@ -299,6 +299,15 @@ def test_solver_process_that_dies_is_unknown(monkeypatch):
     assert "exit code 3" in result.reason
 
 
+def test_solver_process_that_dies_while_shrinking_keeps_the_first_counterexample(monkeypatch):
+    from mnemosyne_consensus.proofs import core
+
+    monkeypatch.setattr(core, "_small_model", lambda goal: os._exit(3))
+    result = run_proof("gcounter.join_idempotent", mutant="gcounter/sum-merge")
+    assert result.status == "counterexample"
+    assert "first model" in result.reason
+
+
 def test_engine_error_in_the_solver_process_is_raised(monkeypatch):
     from mnemosyne_consensus.proofs import core
 
