@@ -873,16 +873,14 @@ def build_impl(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
         next_state=next_state,
         invariants=invariants,
         step_properties=(
-            StepProperty(
+            StepProperty.from_problem(
                 "refinement",
                 "every impl step is a path of enabled spec actions of that node",
-                lambda a, act, b: not refinement_problem(a, act, b),
                 refinement_problem,
             ),
-            StepProperty(
+            StepProperty.from_problem(
                 "faults_change_nothing",
                 "a forged message is refused with a fault and changes nothing",
-                lambda a, act, b: not faults_problem(a, act, b),
                 faults_problem,
             ),
         ),

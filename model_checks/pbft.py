@@ -1082,16 +1082,14 @@ def build_with_impl(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
         next_state=next_state,
         step_properties=(
             *steps,
-            StepProperty(
+            StepProperty.from_problem(
                 "refinement",
                 "every impl step is the enabled spec action it stands for",
-                lambda a, act, b: not refinement_problem(a, act, b),
                 refinement_problem,
             ),
-            StepProperty(
+            StepProperty.from_problem(
                 "faults_change_nothing",
                 "a forged or malformed event is rejected with a fault and changes nothing",
-                lambda a, act, b: not faults_problem(a, act, b),
                 faults_problem,
             ),
         ),
@@ -1232,10 +1230,9 @@ def build_oracle(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
         invariants=invariants,
         step_properties=(
             *steps,
-            StepProperty(
+            StepProperty.from_problem(
                 "refinement",
                 "the impl replicas' variables are the spec's after every step",
-                lambda a, act, b: not problem(a, act, b),
                 problem,
             ),
             _stub_step_property("faults_change_nothing"),

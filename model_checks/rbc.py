@@ -413,10 +413,9 @@ def build(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
         next_state=next_state,
         invariants=invariants,
         step_properties=(
-            StepProperty(
+            StepProperty.from_problem(
                 "refinement",
                 "every impl step is a sequence of enabled spec actions of that node, or a stutter",
-                lambda a, act, b: not refinement_problem(a, act, b),
                 refinement_problem,
             ),
             StepProperty(
@@ -773,16 +772,14 @@ def build_avid(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
         next_state=next_state,
         invariants=invariants,
         step_properties=(
-            StepProperty(
+            StepProperty.from_problem(
                 "refinement",
                 "every avid_step is a sequence of enabled spec actions of that node, or a stutter",
-                lambda a, act, b: not refinement_problem(a, act, b),
                 refinement_problem,
             ),
-            StepProperty(
+            StepProperty.from_problem(
                 "faults_change_nothing",
                 "a forged, duplicate or equivocating message is refused and changes nothing",
-                lambda a, act, b: not faults_problem(a, act, b),
                 faults_problem,
             ),
         ),

@@ -557,16 +557,14 @@ def build(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
         invariants=(*invariants, _LIVENESS_ELSEWHERE),
         step_properties=(
             *steps,
-            StepProperty(
+            StepProperty.from_problem(
                 "refinement",
                 "every impl step is the enabled spec action it stands for",
-                lambda a, act, b: not refinement_problem(a, act, b),
                 refinement_problem,
             ),
-            StepProperty(
+            StepProperty.from_problem(
                 "faults_change_nothing",
                 "a forged or malformed event is rejected with a fault and changes nothing",
-                lambda a, act, b: not faults_problem(a, act, b),
                 faults_problem,
             ),
         ),
@@ -700,10 +698,9 @@ def build_liveness(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
         next_state=next_state,
         invariants=(
             *invariants,
-            Invariant(
+            Invariant.from_problem(
                 "eventually_decides",
                 f"every correct process decides within {within} steps of a fair run",
-                lambda s: not problem(s),
                 problem,
             ),
         ),

@@ -27,6 +27,12 @@ class Invariant(Generic[S]):
     holds: Callable[[S], bool]
     explain: Callable[[S], str] | None = None
 
+    @classmethod
+    def from_problem(cls, name: str, description: str, problem: Callable[[S], str]) -> Invariant[S]:
+        """The invariant "``problem`` finds nothing", with ``problem``'s text as the explanation
+        (for checks that find what is wrong anyway, so that it is written once)."""
+        return cls(name, description, lambda state: not problem(state), problem)
+
 
 @attrs.frozen
 class StepProperty(Generic[S, A]):
@@ -40,6 +46,14 @@ class StepProperty(Generic[S, A]):
     description: str
     holds: Callable[[S, A, S], bool]
     explain: Callable[[S, A, S], str] | None = None
+
+    @classmethod
+    def from_problem(
+        cls, name: str, description: str, problem: Callable[[S, A, S], str]
+    ) -> StepProperty[S, A]:
+        """The step property "``problem`` finds nothing", with ``problem``'s text as the
+        explanation (see :meth:`Invariant.from_problem`)."""
+        return cls(name, description, lambda pre, act, post: not problem(pre, act, post), problem)
 
 
 @attrs.frozen
