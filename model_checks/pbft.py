@@ -416,6 +416,13 @@ CONFIGS = (
         {**_FOUR, "oracle": True},
     ),
     Config(
+        "oracle-byzantine-new-view",
+        "the byzantine-new-view bounds without symmetry, the impl replicas kept across steps: "
+        "the oracle's vectors of a faulty primary's NEW-VIEWs, the valid ones accepted and the "
+        "doctored ones (O ignoring V's certificates, O with gaps, V short of a quorum) refused",
+        {**_FOUR, "byzantine": (1,), "oracle": True, "new_views_only": True},
+    ),
+    Config(
         "unsafe-3-1",
         "3 replicas configured for f = 1 (3f >= n), replica 0 Byzantine: two quorums of n - f = 2 "
         "share only the faulty replica, and agreement fails",
@@ -608,9 +615,28 @@ class Forged:
     replica: int
     event: Any
     fault: impl.FaultKind
+    index: int = -1  # the replica's index among the correct ones (set by the oracle's walk)
+    what: str = ""  # how it is forged, when the fault kind does not say (see new_view_flaw)
 
     def __str__(self) -> str:
-        return f"Forged(replica={self.replica}, fault={self.fault.value})"
+        what = f", {self.what}" if self.what else ""
+        return f"Forged(replica={self.replica}, fault={self.fault.value}{what})"
+
+
+def new_view_flaw(ctx: spec.Context, nv: spec.Msg) -> str:
+    """What is wrong with a faulty primary's NEW-VIEW that backups refuse (section 4.4), in the
+    terms of :func:`spec.byzantine_new_views`' variants."""
+    if len({m.sender for m in nv.vset}) < ctx.paper_quorum:
+        return "V short of a quorum"
+    _, _, o = ctx.compute_o(nv.view, nv.vset, paper=True)
+    ignored = tuple((n, spec.NULL, w) for n, _, w in o)
+    if nv.certs == tuple(c for c in o if c[1] != spec.NULL):
+        return "O without its null requests"
+    if nv.certs == ignored:
+        return "O ignoring V's prepared certificates"
+    if nv.certs == tuple(c for c in ignored if c[1] != spec.NULL):
+        return "O ignoring V's prepared certificates, without null requests"
+    return "O not computed from V"
 
 
 def node_configs(params: spec.Params) -> dict[int, impl.NodeConfig]:
@@ -1188,8 +1214,11 @@ def build_oracle(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
     params = params_of(config)
     ctx = spec.Context(params)
     refiner = Refiner(ctx)
-    forged = forged_events(params)
+    # the second oracle config is there for the faulty primary's NEW-VIEWs: the other forged
+    # events would only repeat the first config's cases
+    forged = forged_events(params) if not config.params.get("new_views_only") else ()
     invariants, steps, reachables = spec.properties(ctx, lambda s: s.system)
+    shown: set[spec.Msg] = set()  # the bad Byzantine NEW-VIEWs already handed to a replica
 
     def initial_states() -> Iterator[OracleState]:
         nodes = tuple(impl.new_node(refiner.configs[i]) for i in params.correct)
@@ -1201,9 +1230,20 @@ def build_oracle(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
                 index = params.correct.index(action.replica)
                 yield Fire(index, action, refiner.event(state.system, action))
         if len(state.system.pool) <= FORGED_UNTIL:
-            for i in params.correct:
+            for k, i in enumerate(params.correct):
                 for event, fault in forged:
-                    yield Forged(i, event, fault)
+                    yield Forged(i, event, fault, k)
+        # a faulty primary's NEW-VIEW that the spec's backups refuse, once each, to the last
+        # correct replica (as in :func:`build_with_impl`): the doctored-O vectors
+        for nvs in ctx.tally(state.system.pool).new_views.values():
+            for nv in nvs:
+                if nv.vset and nv not in shown and not ctx.valid_new_view(state.system.pool, nv):
+                    shown.add(nv)
+                    event = impl.NewViewReceived(refiner.sign(nv, state.system.pool, fresh=True))
+                    last = len(params.correct) - 1
+                    fault = impl.FaultKind.MALFORMED_NEW_VIEW
+                    flaw = new_view_flaw(ctx, nv)
+                    yield Forged(params.correct[last], event, fault, last, flaw)
 
     def next_state(state: OracleState, action: Any) -> OracleState:
         if isinstance(action, Forged):
@@ -1568,8 +1608,6 @@ ORACLE_PARAMS = params_of(PROTOCOL.config(ORACLE_CONFIG))
 
 def node_event(action: Any) -> tuple[int, Any]:
     """The replica (index among the correct ones) a model action steps, and its impl event."""
-    if isinstance(action, Forged):
-        return ORACLE_PARAMS.correct.index(action.replica), action.event
     return action.index, action.event
 
 
@@ -1656,7 +1694,8 @@ def step_checker(codec: PbftCodec = CODEC) -> Any:
 
 ORACLE = OracleBinding(
     codec=CODEC,
-    configs=(ORACLE_CONFIG,),
+    configs=(ORACLE_CONFIG, "oracle-byzantine-new-view"),
+    case_kind=lambda action: action.what if isinstance(action, Forged) else "",
     node_event=node_event,
     nodes=lambda state: state.nodes,
     initial_node=initial_node,

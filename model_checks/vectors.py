@@ -51,6 +51,10 @@ class OracleBinding:
     itf_checker: Any = None
     positives_per_handler: int = 24
     negatives_per_reason: int = 4
+    # a finer kind of case than its outcome, for actions whose outcome alone hides how they
+    # differ (e.g. the ways a NEW-VIEW can be doctored, all refused as malformed): each kind
+    # gets its own quota; "" for none
+    case_kind: Callable[[Any], str] = attrs.field(default=lambda action: "")
 
 
 @attrs.frozen
@@ -119,7 +123,7 @@ def _collect(
                 effects_doc = codec.encode_effects(effects)
                 outcome = _outcome(effects_doc)
                 handler = codec.handler(event)
-                bucket = f"{config}/{handler}/{outcome}"
+                bucket = f"{config}/{handler}/{outcome}/{binding.case_kind(action)}"
                 cap = (
                     binding.positives_per_handler
                     if outcome == "accept"

@@ -50,6 +50,28 @@ def test_vectors_are_deterministic_and_cover_every_handler(tree, tmp_path):
     assert "fault:bad_signature" in refused and "fault:malformed_new_view" in refused
 
 
+def test_vectors_refuse_each_way_a_faulty_primary_doctors_a_new_view(tree):
+    """Section 4.4: the oracle's second config has a faulty primary of view 1; a backup must
+    refuse its NEW-VIEW when O does not follow from V, and accept it when it does."""
+    metas = [read_case(f)["meta"] for f in iter_case_folders(tree / "pbft")]
+    metas = [m for m in metas if m["handler"] == "new_view"]
+    doctored = {
+        flaw: [m for m in metas if m["negative"] and flaw in m["source"]]
+        for flaw in (
+            "V short of a quorum",
+            "O without its null requests",
+            "O ignoring V's prepared certificates)",
+            "O ignoring V's prepared certificates, without null requests",
+        )
+    }
+    for flaw, cases in doctored.items():
+        assert cases, flaw
+        assert all(m["expected"] == "fault:malformed_new_view" for m in cases)
+        assert all("'oracle-byzantine-new-view'" in m["source"] for m in cases)
+    accepted = [m for m in metas if not m["negative"] and "byzantine-new-view" in m["source"]]
+    assert any("AcceptNewView" in m["source"] and "vset=[" in m["source"] for m in accepted)
+
+
 def test_our_impl_passes_every_vector_and_documents_match_the_schemas(tree):
     count = 0
     for folder in iter_case_folders(tree / "pbft"):
