@@ -169,6 +169,8 @@ def _load_case(folder: Path, protocol: str) -> VectorCase:
             raise ConformUsageError(f"cannot read vector file {path}: {error}") from None
         except json.JSONDecodeError as error:
             raise ConformUsageError(f"malformed vector file {path}: {error}") from None
+        except RecursionError:
+            raise ConformUsageError(f"malformed vector file {path}: nested too deeply") from None
     meta = parts["meta"]
     if not isinstance(meta, dict):
         raise ConformUsageError(f"malformed vector file {folder / 'meta.json'}: not an object")
@@ -216,7 +218,11 @@ def _quote_line(text: str, limit: int = QUOTE_LIMIT) -> str:
 
 def _quote(document: JSON, limit: int = QUOTE_LIMIT) -> str:
     """A document on one line, cut to ``limit`` characters for messages."""
-    return _quote_line(dumps_line(document), limit)
+    try:
+        text = dumps_line(document)
+    except (RecursionError, TypeError, ValueError):
+        return "(a value nested too deeply to print)"
+    return _quote_line(text, limit)
 
 
 def _child(path: str, key: str) -> str:
@@ -484,10 +490,15 @@ class AdapterProcess:
                 continue
             try:
                 document = json.loads(text, parse_constant=_reject_constant)
-            except ValueError:
+            except (ValueError, RecursionError) as error:
                 self.kill()
+                what = (
+                    "sent JSON nested too deeply"
+                    if isinstance(error, RecursionError)
+                    else "spoke malformed JSON"
+                )
                 raise AdapterUnusable(
-                    f"adapter spoke malformed JSON on {during}: {_quote_line(text.strip())}"
+                    f"adapter {what} on {during}: {_quote_line(text.strip())}"
                 ) from None
             if not isinstance(document, dict):
                 self.kill()

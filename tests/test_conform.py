@@ -153,11 +153,23 @@ def test_error_answers_fail_their_cases_and_the_run_goes_on(vector_tree):
         ("refuse", 10, "adapter refused protocol 'gcounter'"),
         ("wrong-type", 10, 'with {"type":"ack"}, expected a result or an error'),
         ("no-effects", 10, "has no field 'effects'"),
+        ("too-deep", 10, "adapter sent JSON nested too deeply on case client_update/0000-accept"),
     ],
 )
 def test_unusable_adapter(mode, timeout, fragment, vector_tree):
     code, out, err = run("gcounter", adapter("misbehaving_adapter.py", mode), vector_tree, timeout)
     assert_one_line_error(code, out, err, fragment)
+
+
+def test_a_value_too_deep_to_print_is_named_not_raised():
+    """A reply that parsed may still be too deep for the encoder that quotes it in a diff."""
+    deep: list = []
+    for _ in range(10_000):
+        deep = [deep]
+    assert conform._quote(deep) == "(a value nested too deeply to print)"
+    assert conform.diff_documents({"view": 1}, {"view": deep}) == [
+        "$.view: expected 1, got (a value nested too deeply to print)"
+    ]
 
 
 def test_a_dying_adapters_last_stderr_line_is_quoted(vector_tree):

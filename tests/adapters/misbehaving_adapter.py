@@ -12,6 +12,7 @@ Run as ``python tests/adapters/misbehaving_adapter.py MODE``:
 ``bad-utf8``       ready, then prints bytes that are not UTF-8
 ``wrong-type``     ready, then answers a step with ``{"type": "ack"}``
 ``no-effects``     ready, then answers a result without effects
+``too-deep``       ready, then answers with a state nested 100,000 arrays deep
 ``error``          ready, then answers every step with an error (cases fail: exit 1)
 ``bad-exit``       answers every step correctly, then exits 5 (a warning: exit 0)
 ``chatty``         answers correctly, with blank lines and a flood of stderr (exit 0)
@@ -75,6 +76,9 @@ def main(mode: str) -> int:
             reply({"type": "ack"})
         elif mode == "no-effects":
             reply({"type": "result", "state": {}})
+        elif mode == "too-deep":
+            state = "[" * 100_000 + "]" * 100_000
+            print(f'{{"type": "result", "state": {state}, "effects": {{}}}}', flush=True)
         elif mode == "error":
             reply({"type": "error", "message": "cannot decode the state"})
         else:
