@@ -328,7 +328,7 @@ def test_in_process_check_gives_the_same_verdict():
 
 def test_small_counterexample_is_decided_by_solver_steps_not_seconds(monkeypatch):
     """The shrinking search stops on z3's resource limit, which no machine's speed changes: a
-    timeout 120 times longer finds the same counterexample (raft's size-2 level runs out of
+    timer 12 times longer finds the same counterexample (raft's size-2 level runs out of
     steps in either case)."""
     from mnemosyne_consensus.proofs import core
 
