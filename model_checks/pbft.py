@@ -623,6 +623,23 @@ class Forged:
         return f"Forged(replica={self.replica}, fault={self.fault.value}{what})"
 
 
+def doctored_new_views(
+    ctx: spec.Context, refiner: Refiner, pool: tuple[spec.Msg, ...], shown: set[spec.Msg]
+) -> Iterator[Forged]:
+    """Every faulty primary's NEW-VIEW that can be shown in ``pool`` (its V signed) and that the
+    spec's backups refuse, handed once (``shown``) to the last correct replica, which must refuse
+    it too; each named by its flaw."""
+    params = ctx.params
+    last = len(params.correct) - 1
+    for nvs in ctx.tally(pool).new_views.values():
+        for nv in nvs:
+            if nv.vset and nv not in shown and not ctx.valid_new_view(pool, nv):
+                shown.add(nv)
+                event = impl.NewViewReceived(refiner.sign(nv, pool, fresh=True))
+                fault = impl.FaultKind.MALFORMED_NEW_VIEW
+                yield Forged(params.correct[last], event, fault, last, new_view_flaw(ctx, nv))
+
+
 def new_view_flaw(ctx: spec.Context, nv: spec.Msg) -> str:
     """What is wrong with a faulty primary's NEW-VIEW that backups refuse (section 4.4), in the
     terms of :func:`spec.byzantine_new_views`' variants."""
@@ -1037,17 +1054,10 @@ def build_with_impl(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
 
     def actions(state: spec.SystemState) -> Iterator[Any]:
         yield from spec.enabled_actions(ctx, state)
-        for i in params.correct:
+        for k, i in enumerate(params.correct):
             for event, fault in forged:
-                yield Forged(i, event, fault)
-        # every Byzantine NEW-VIEW that can be shown (its V signed) and that the spec's backups
-        # refuse is handed, once, to a replica of the impl, which must refuse it too
-        for nvs in ctx.tally(state.pool).new_views.values():
-            for nv in nvs:
-                if nv.vset and nv not in shown and not ctx.valid_new_view(state.pool, nv):
-                    shown.add(nv)
-                    event = impl.NewViewReceived(refiner.sign(nv, state.pool, fresh=True))
-                    yield Forged(params.correct[-1], event, impl.FaultKind.MALFORMED_NEW_VIEW)
+                yield Forged(i, event, fault, k)
+        yield from doctored_new_views(ctx, refiner, state.pool, shown)
 
     def next_state(state: spec.SystemState, action: Any) -> spec.SystemState:
         if not isinstance(action, Forged):
@@ -1233,17 +1243,7 @@ def build_oracle(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
             for k, i in enumerate(params.correct):
                 for event, fault in forged:
                     yield Forged(i, event, fault, k)
-        # a faulty primary's NEW-VIEW that the spec's backups refuse, once each, to the last
-        # correct replica (as in :func:`build_with_impl`): the doctored-O vectors
-        for nvs in ctx.tally(state.system.pool).new_views.values():
-            for nv in nvs:
-                if nv.vset and nv not in shown and not ctx.valid_new_view(state.system.pool, nv):
-                    shown.add(nv)
-                    event = impl.NewViewReceived(refiner.sign(nv, state.system.pool, fresh=True))
-                    last = len(params.correct) - 1
-                    fault = impl.FaultKind.MALFORMED_NEW_VIEW
-                    flaw = new_view_flaw(ctx, nv)
-                    yield Forged(params.correct[last], event, fault, last, flaw)
+        yield from doctored_new_views(ctx, refiner, state.system.pool, shown)  # the vectors
 
     def next_state(state: OracleState, action: Any) -> OracleState:
         if isinstance(action, Forged):
