@@ -45,6 +45,7 @@ from .codec import (
     expect_array,
     expect_int,
     expect_object,
+    object_schema,
     plain_from_json,
     plain_to_json,
 )
@@ -896,15 +897,6 @@ _SET = {"enum": [[0], [1], [0, 1]]}
 _MAYBE_SET = {"anyOf": [{"type": "null"}, _SET]}
 
 
-def _obj(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _triples(value: Any) -> dict[str, Any]:
     return {
         "type": "array",
@@ -950,7 +942,7 @@ class AbaCodec:
     protocol = "aba"
 
     def schemas(self) -> dict[str, Any]:
-        state = _obj(
+        state = object_schema(
             {
                 "me": _NAT,
                 "n": {"type": "integer", "minimum": 1},
@@ -992,7 +984,7 @@ class AbaCodec:
                 },
             }
         )
-        sent = _obj(
+        sent = object_schema(
             {
                 "kind": {"enum": [impl.BVAL, impl.AUX, impl.CONF, impl.TERM]},
                 "instance": _NAT,
@@ -1002,24 +994,28 @@ class AbaCodec:
         )
         event = {
             "oneOf": [
-                _obj({"type": {"const": "input"}, "value": _BIT}),
-                _obj({"type": {"const": "coin"}, "round": _NAT, "value": _BIT}),
-                _obj(
+                object_schema({"type": {"const": "input"}, "value": _BIT}),
+                object_schema({"type": {"const": "coin"}, "round": _NAT, "value": _BIT}),
+                object_schema(
                     {
                         "type": {"const": "receive"},
                         "sender": {},
-                        "message": _obj({"kind": {}, "instance": {}, "round": {}, "value": {}}),
+                        "message": object_schema(
+                            {"kind": {}, "instance": {}, "round": {}, "value": {}}
+                        ),
                     }
                 ),
             ]
         }
-        effects = _obj(
+        effects = object_schema(
             {
                 "broadcasts": {"type": "array", "items": sent},
                 "decided": {"anyOf": [{"type": "null"}, _BIT]},
                 "faults": {
                     "type": "array",
-                    "items": _obj({"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}),
+                    "items": object_schema(
+                        {"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
+                    ),
                 },
             }
         )

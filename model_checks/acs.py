@@ -53,6 +53,7 @@ from .codec import (
     expect_int,
     expect_object,
     expect_str,
+    object_schema,
     plain_from_json,
     plain_to_json,
 )
@@ -668,15 +669,6 @@ _MESSAGE = {
 }
 
 
-def _obj(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _message_to_json(message: Any) -> Any:
     if isinstance(message, rbc_impl.Message):
         return {
@@ -730,7 +722,7 @@ class AcsCodec:
 
     def schemas(self) -> dict[str, Any]:
         n_list = {"type": "array", "items": _STR_OR_NULL}
-        rbc_state = _obj(
+        rbc_state = object_schema(
             {
                 "echoed": _STR_OR_NULL,
                 "readied": _STR_OR_NULL,
@@ -740,7 +732,7 @@ class AcsCodec:
                 "readies": _PAIRS,
             }
         )
-        state = _obj(
+        state = object_schema(
             {
                 "me": _NAT,
                 "n": {"type": "integer", "minimum": 1},
@@ -754,12 +746,14 @@ class AcsCodec:
         )
         event = {
             "oneOf": [
-                _obj({"type": {"const": "propose"}, "value": {"type": "string"}}),
-                _obj({"type": {"const": "receive"}, "sender": {}, "message": {}}),
-                _obj({"type": {"const": "aba_decided"}, "instance": _NAT, "bit": {"enum": [0, 1]}}),
+                object_schema({"type": {"const": "propose"}, "value": {"type": "string"}}),
+                object_schema({"type": {"const": "receive"}, "sender": {}, "message": {}}),
+                object_schema(
+                    {"type": {"const": "aba_decided"}, "instance": _NAT, "bit": {"enum": [0, 1]}}
+                ),
             ]
         }
-        fault = _obj(
+        fault = object_schema(
             {
                 "sender": {},
                 "kind": {
@@ -770,7 +764,7 @@ class AcsCodec:
                 "instance": {"type": ["integer", "null"]},
             }
         )
-        effects = _obj(
+        effects = object_schema(
             {
                 "broadcasts": {"type": "array", "items": _MESSAGE},
                 "aba_inputs": {

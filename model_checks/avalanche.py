@@ -55,6 +55,7 @@ from .codec import (
     expect_array,
     expect_int,
     expect_object,
+    object_schema,
     plain_from_json,
     plain_to_json,
 )
@@ -764,15 +765,6 @@ _NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _IDS: dict[str, Any] = {"type": "array", "items": _NAT}
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _loose(value: Any) -> JSON:
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -804,12 +796,12 @@ class AvalancheCodec:
 
     def schemas(self) -> dict[str, Any]:
         """The state, event and effects schemas (see :mod:`.schemas`)."""
-        params = _object_schema({"k": _NAT, "alpha": _NAT, "beta1": _NAT, "beta2": _NAT})
-        known = _object_schema({"id": _NAT, "nullifier": _NAT, "parents": _IDS})
-        conflict = _object_schema(
+        params = object_schema({"k": _NAT, "alpha": _NAT, "beta1": _NAT, "beta2": _NAT})
+        known = object_schema({"id": _NAT, "nullifier": _NAT, "parents": _IDS})
+        conflict = object_schema(
             {"nullifier": _NAT, "members": _IDS, "pref": _NAT, "last": _NAT, "cnt": _NAT}
         )
-        state = _object_schema(
+        state = object_schema(
             {
                 "node": _NAT,
                 "nodes": {"type": "integer", "minimum": 2},
@@ -822,24 +814,24 @@ class AvalancheCodec:
                 "accepted": _IDS,
             }
         )
-        loose_tx = _object_schema({"id": {}, "nullifier": {}, "parents": {}})
+        loose_tx = object_schema({"id": {}, "nullifier": {}, "parents": {}})
         event = {
             "oneOf": [
-                _object_schema({"type": {"const": "receive"}, "tx": loose_tx}),
-                _object_schema({"type": {"const": "query"}, "sender": {}, "tx": loose_tx}),
-                _object_schema({"type": {"const": "poll"}, "tx": {}, "answers": {}}),
+                object_schema({"type": {"const": "receive"}, "tx": loose_tx}),
+                object_schema({"type": {"const": "query"}, "sender": {}, "tx": loose_tx}),
+                object_schema({"type": {"const": "poll"}, "tx": {}, "answers": {}}),
             ]
         }
-        effects = _object_schema(
+        effects = object_schema(
             {
                 "responses": {
                     "type": "array",
-                    "items": _object_schema({"to": _NAT, "tx": _NAT, "vote": {"type": "boolean"}}),
+                    "items": object_schema({"to": _NAT, "tx": _NAT, "vote": {"type": "boolean"}}),
                 },
                 "accepted": _IDS,
                 "faults": {
                     "type": "array",
-                    "items": _object_schema(
+                    "items": object_schema(
                         {"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
                     ),
                 },

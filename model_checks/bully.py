@@ -64,6 +64,7 @@ from .codec import (
     enum_values,
     expect_int,
     expect_object,
+    object_schema,
     plain_from_json,
     plain_to_json,
 )
@@ -797,15 +798,6 @@ _NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _NULLABLE_NAT: dict[str, Any] = {"anyOf": [{"type": "null"}, _NAT]}
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _loose_to_json(value: Any) -> JSON:
     """A value of a (possibly malformed) received message as JSON."""
     if isinstance(value, impl.Kind):
@@ -846,7 +838,7 @@ class BullyCodec:
 
     def schemas(self) -> dict[str, Any]:
         """The state, event and effects schemas (see :mod:`.schemas`)."""
-        state = _object_schema(
+        state = object_schema(
             {
                 "process": _NAT,
                 "processes": {"type": "integer", "minimum": 1},
@@ -856,31 +848,31 @@ class BullyCodec:
         )
         event = {
             "oneOf": [
-                _object_schema({"type": {"const": "crash"}}),
-                _object_schema({"type": {"const": "recover"}}),
-                _object_schema(
+                object_schema({"type": {"const": "crash"}}),
+                object_schema({"type": {"const": "recover"}}),
+                object_schema(
                     {"type": {"const": "timeout"}, "timer": {"enum": enum_values(impl.Timer)}}
                 ),
-                _object_schema(
+                object_schema(
                     {
                         "type": {"const": "receive"},
                         # any values: a malformed message is the process's to refuse
-                        "message": _object_schema({"kind": {}, "sender": {}, "receiver": {}}),
+                        "message": object_schema({"kind": {}, "sender": {}, "receiver": {}}),
                     }
                 ),
             ]
         }
-        sent = _object_schema(
+        sent = object_schema(
             {"kind": {"enum": enum_values(impl.Kind)}, "sender": _NAT, "receiver": _NAT}
         )
-        effects = _object_schema(
+        effects = object_schema(
             {
                 "sends": {"type": "array", "items": sent},
                 "timer": {"anyOf": [{"type": "null"}, {"enum": enum_values(impl.Timer)}]},
                 "elected": _NULLABLE_NAT,
                 "faults": {
                     "type": "array",
-                    "items": _object_schema(
+                    "items": object_schema(
                         {"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
                     ),
                 },

@@ -389,3 +389,14 @@ class CrdtCodec:
 
 def enum_values(kind: type[enum.Enum]) -> list[str]:
     return [member.value for member in kind]
+
+
+def object_schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """The JSON Schema of a closed object: these properties, all of them required unless
+    ``required`` says which, and no others (the codecs' documents never carry extra fields)."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": sorted(properties) if required is None else required,
+        "additionalProperties": False,
+    }

@@ -65,6 +65,7 @@ from .codec import (
     expect_int,
     expect_object,
     expect_str,
+    object_schema,
     plain_from_json,
     plain_to_json,
 )
@@ -911,15 +912,6 @@ _LAYERS: dict[type, str] = {
 }
 
 
-def _obj(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _hex_bytes(doc: JSON, path: str) -> bytes:
     text = expect_str(doc, path)
     if len(text) % 2 or text != text.lower():
@@ -1024,12 +1016,12 @@ def message_from_json(doc: JSON) -> Any:
 
 
 def _share_schema() -> dict[str, Any]:
-    return _obj(
+    return object_schema(
         {
             "index": {"type": "integer"},
             "ciphertext_id": _HEX,
             "value": _HEX,
-            "proof": _obj({"challenge": _SCALAR, "response": _SCALAR}),
+            "proof": object_schema({"challenge": _SCALAR, "response": _SCALAR}),
         }
     )
 
@@ -1045,17 +1037,19 @@ class HoneyBadgerCodec:
         acs_schemas = ACS_CODEC.schemas()
         message = {
             "oneOf": [
-                _obj({"type": {"const": "acs"}, "epoch": _NAT, "message": {}}),
-                _obj({"type": {"const": "dec"}, "epoch": _NAT, "proposer": _NAT, "share": share}),
+                object_schema({"type": {"const": "acs"}, "epoch": _NAT, "message": {}}),
+                object_schema(
+                    {"type": {"const": "dec"}, "epoch": _NAT, "proposer": _NAT, "share": share}
+                ),
             ]
         }
-        state = _obj(
+        state = object_schema(
             {
                 "me": _NAT,
                 "n": {"type": "integer", "minimum": 1},
                 "f": _NAT,
                 "batch_size": {"type": "integer", "minimum": 1},
-                "keys": _obj(
+                "keys": object_schema(
                     {
                         "threshold": {"type": "integer", "minimum": 1},
                         "public_key": _HEX,
@@ -1097,11 +1091,11 @@ class HoneyBadgerCodec:
         )
         event = {
             "oneOf": [
-                _obj({"type": {"const": "submit"}, "transactions": _TXS}),
-                _obj({"type": {"const": "start_epoch"}, "seed": _HEX}),
+                object_schema({"type": {"const": "submit"}, "transactions": _TXS}),
+                object_schema({"type": {"const": "start_epoch"}, "seed": _HEX}),
                 # any message: a malformed one is the node's to refuse
-                _obj({"type": {"const": "receive"}, "sender": {}, "message": {}}),
-                _obj(
+                object_schema({"type": {"const": "receive"}, "sender": {}, "message": {}}),
+                object_schema(
                     {
                         "type": {"const": "aba_decided"},
                         "epoch": _NAT,
@@ -1112,7 +1106,7 @@ class HoneyBadgerCodec:
             ]
         }
         kinds = sorted({k.value for kind in _LAYERS for k in kind})
-        effects = _obj(
+        effects = object_schema(
             {
                 "broadcasts": {"type": "array", "items": message},
                 "aba_inputs": {
@@ -1124,10 +1118,15 @@ class HoneyBadgerCodec:
                         "maxItems": 3,
                     },
                 },
-                "block": {"oneOf": [{"type": "null"}, _obj({"epoch": _NAT, "transactions": _TXS})]},
+                "block": {
+                    "oneOf": [
+                        {"type": "null"},
+                        object_schema({"epoch": _NAT, "transactions": _TXS}),
+                    ]
+                },
                 "faults": {
                     "type": "array",
-                    "items": _obj(
+                    "items": object_schema(
                         {
                             "sender": {},
                             "layer": {"enum": sorted(_LAYERS.values())},

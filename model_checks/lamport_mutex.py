@@ -83,6 +83,7 @@ from .codec import (
     expect_array,
     expect_int,
     expect_object,
+    object_schema,
     plain_from_json,
     plain_to_json,
 )
@@ -890,15 +891,6 @@ _NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _STAMP: dict[str, Any] = {"type": "integer", "minimum": 1}
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 @attrs.frozen
 class LamportMutexCodec:
     """Encoding of a Lamport-mutex process, its events and its effects (the oracle's interface).
@@ -918,7 +910,7 @@ class LamportMutexCodec:
             "minItems": 2,
             "maxItems": 2,
         }
-        state = _object_schema(
+        state = object_schema(
             {
                 "process": _NAT,
                 "processes": {"type": "integer", "minimum": 1},
@@ -930,34 +922,34 @@ class LamportMutexCodec:
         )
         event = {
             "oneOf": [
-                _object_schema({"type": {"const": "request"}}),
-                _object_schema({"type": {"const": "enter"}}),
-                _object_schema({"type": {"const": "release"}}),
-                _object_schema(
+                object_schema({"type": {"const": "request"}}),
+                object_schema({"type": {"const": "enter"}}),
+                object_schema({"type": {"const": "release"}}),
+                object_schema(
                     {
                         "type": {"const": "receive"},
                         # any values: a malformed message is the process's to refuse
-                        "message": _object_schema({"kind": {}, "sender": {}, "timestamp": {}}),
+                        "message": object_schema({"kind": {}, "sender": {}, "timestamp": {}}),
                     }
                 ),
             ]
         }
-        sent = _object_schema(
+        sent = object_schema(
             {"kind": {"enum": enum_values(impl.MessageKind)}, "sender": _NAT, "timestamp": _STAMP}
         )
-        effects = _object_schema(
+        effects = object_schema(
             {
-                "sends": {"type": "array", "items": _object_schema({"to": _NAT, "message": sent})},
+                "sends": {"type": "array", "items": object_schema({"to": _NAT, "message": sent})},
                 "granted": {"type": "boolean"},
                 "faults": {
                     "type": "array",
-                    "items": _object_schema(
+                    "items": object_schema(
                         {"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
                     ),
                 },
                 "rejections": {
                     "type": "array",
-                    "items": _object_schema({"reason": {"enum": enum_values(impl.RejectReason)}}),
+                    "items": object_schema({"reason": {"enum": enum_values(impl.RejectReason)}}),
                 },
             }
         )

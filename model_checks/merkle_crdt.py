@@ -61,6 +61,7 @@ from .codec import (
     expect_array,
     expect_int,
     expect_object,
+    object_schema,
     plain_from_json,
     plain_to_json,
 )
@@ -841,15 +842,6 @@ _ID: dict[str, Any] = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _strict_node(doc: Any, path: str) -> Node:
     node = node_from_json(doc)
     if not spec.well_formed(node):
@@ -875,8 +867,8 @@ class MerkleCrdtCodec:
     rules: impl.Rules = impl.STANDARD
 
     def schemas(self) -> dict[str, Any]:
-        node = _object_schema({"author": {}, "op": {}, "parents": {}, "signature": {}})
-        stored = _object_schema(
+        node = object_schema({"author": {}, "op": {}, "parents": {}, "signature": {}})
+        stored = object_schema(
             {
                 "author": _ID,
                 "op": {"type": "object"},
@@ -885,7 +877,7 @@ class MerkleCrdtCodec:
             }
         )
         pair = {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2}
-        state = _object_schema(
+        state = object_schema(
             {
                 "me": _NAT,
                 "seed": _ID,
@@ -893,14 +885,14 @@ class MerkleCrdtCodec:
                 "bound": {"type": "integer", "minimum": 1},
                 "store": {
                     "type": "array",
-                    "items": _object_schema({"id": _ID, "node": stored}),
+                    "items": object_schema({"id": _ID, "node": stored}),
                 },
                 "heads": {"type": "array", "items": _ID},
                 "pending": {
                     "type": "array",
-                    "items": _object_schema({"peer": _NAT, "id": _ID, "node": stored}),
+                    "items": object_schema({"peer": _NAT, "id": _ID, "node": stored}),
                 },
-                "crdt": _object_schema(
+                "crdt": object_schema(
                     {
                         "added": {"type": "array", "items": pair},
                         "removed": {"type": "array", "items": pair},
@@ -911,34 +903,30 @@ class MerkleCrdtCodec:
         )
         event = {
             "oneOf": [
-                _object_schema({"type": {"const": "issue"}, "op": {}}),
-                _object_schema(
-                    {"type": {"const": "receive"}, "peer": _NAT, "id": {}, "node": node}
-                ),
-                _object_schema({"type": {"const": "heads"}, "peer": _NAT, "heads": {}}),
-                _object_schema({"type": {"const": "fetch"}, "peer": _NAT, "id": {}}),
+                object_schema({"type": {"const": "issue"}, "op": {}}),
+                object_schema({"type": {"const": "receive"}, "peer": _NAT, "id": {}, "node": node}),
+                object_schema({"type": {"const": "heads"}, "peer": _NAT, "heads": {}}),
+                object_schema({"type": {"const": "fetch"}, "peer": _NAT, "id": {}}),
             ]
         }
-        effects = _object_schema(
+        effects = object_schema(
             {
                 "announce": {"anyOf": [{"type": "null"}, {"type": "array", "items": _ID}]},
                 "sends": {
                     "type": "array",
-                    "items": _object_schema({"peer": _NAT, "id": _ID, "node": stored}),
+                    "items": object_schema({"peer": _NAT, "id": _ID, "node": stored}),
                 },
-                "fetches": {"type": "array", "items": _object_schema({"peer": _NAT, "id": _ID})},
+                "fetches": {"type": "array", "items": object_schema({"peer": _NAT, "id": _ID})},
                 "applied": {"type": "array", "items": _ID},
                 "faults": {
                     "type": "array",
-                    "items": _object_schema(
+                    "items": object_schema(
                         {"peer": _NAT, "kind": {"enum": enum_values(impl.FaultKind)}}
                     ),
                 },
                 "rejections": {
                     "type": "array",
-                    "items": _object_schema(
-                        {"reason": {"enum": enum_values(impl.RejectionReason)}}
-                    ),
+                    "items": object_schema({"reason": {"enum": enum_values(impl.RejectionReason)}}),
                 },
             }
         )

@@ -49,7 +49,7 @@ from ..impl import merkle_sync as impl
 from ..spec import merkle_sync as spec
 from ..spec.merkle_sync import EMPTY, ROOT, Branch, Empty, Leaf, Store
 from ..spec.properties import Invariant, Reachable, StepProperty
-from .codec import JSON, DecodeError, enum_values, expect_int, expect_object
+from .codec import JSON, DecodeError, enum_values, expect_int, expect_object, object_schema
 from .engine import Model
 from .machines import require
 from .registry_types import Config, Mutant, ProtocolEntry
@@ -606,15 +606,6 @@ _BITS: dict[str, Any] = {"type": "string", "pattern": "^[01]*$"}
 _NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _path_doc(path: Any) -> JSON:
     if impl.is_path(path):
         depth, prefix = path
@@ -748,15 +739,15 @@ class MerkleSyncCodec:
     def schemas(self) -> dict[str, Any]:
         view_schema = {
             "oneOf": [
-                _object_schema({"type": {"const": "empty"}}),
-                _object_schema({"type": {"const": "leaf"}, "key": _HEX, "value": _HEX}),
-                _object_schema(
+                object_schema({"type": {"const": "empty"}}),
+                object_schema({"type": {"const": "leaf"}, "key": _HEX, "value": _HEX}),
+                object_schema(
                     {"type": {"const": "branch"}, "count": _NAT, "left": _HASH, "right": _HASH}
                 ),
             ]
         }
         pair = {"type": "array", "prefixItems": [_BITS, {}], "minItems": 2, "maxItems": 2}
-        session = _object_schema(
+        session = object_schema(
             {
                 "phase": {"enum": enum_values(impl.Phase)},
                 "root": {"anyOf": [{"type": "null"}, _HASH]},
@@ -766,7 +757,7 @@ class MerkleSyncCodec:
                 "requests": _NAT,
             }
         )
-        state = _object_schema(
+        state = object_schema(
             {
                 "store": {
                     "type": "array",
@@ -791,21 +782,21 @@ class MerkleSyncCodec:
         }
         event = {
             "oneOf": [
-                _object_schema({"type": {"const": "start_sync"}}),
-                _object_schema({"type": {"const": "receive"}, "message": message}),
+                object_schema({"type": {"const": "start_sync"}}),
+                object_schema({"type": {"const": "receive"}, "message": message}),
             ]
         }
-        effects = _object_schema(
+        effects = object_schema(
             {
                 "sends": {"type": "array", "items": message},
                 "applied": {"anyOf": [{"type": "null"}, _NAT]},
                 "faults": {
                     "type": "array",
-                    "items": _object_schema({"kind": {"enum": enum_values(impl.FaultKind)}}),
+                    "items": object_schema({"kind": {"enum": enum_values(impl.FaultKind)}}),
                 },
                 "rejections": {
                     "type": "array",
-                    "items": _object_schema({"reason": {"enum": enum_values(impl.Rejection)}}),
+                    "items": object_schema({"reason": {"enum": enum_values(impl.Rejection)}}),
                 },
             }
         )

@@ -64,7 +64,7 @@ from ..impl import merkle_tree as impl
 from ..spec import merkle_tree as spec
 from ..spec.merkle_tree import Hash, Hasher, TreeHead
 from ..spec.properties import Invariant, Reachable, StepProperty
-from .codec import JSON, DecodeError, enum_values, expect_int, expect_object
+from .codec import JSON, DecodeError, enum_values, expect_int, expect_object, object_schema
 from .engine import Model
 from .machines import require
 from .registry_types import Config, Mutant, ProtocolEntry
@@ -846,15 +846,6 @@ _HASH: dict[str, Any] = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _loose_to_json(value: Any) -> JSON:
     if type(value) is bytes:
         return value.hex()
@@ -915,13 +906,13 @@ class MerkleTreeCodec:
     ops: impl.VerifierOps = impl.STANDARD_OPS
 
     def schemas(self) -> dict[str, Any]:
-        head = _object_schema({"size": _NAT, "root": _HASH})
+        head = object_schema({"size": _NAT, "root": _HASH})
         state = {
             "oneOf": [
-                _object_schema(
+                object_schema(
                     {"role": {"const": "log"}, "leaves": {"type": "array", "items": _HEX}}
                 ),
-                _object_schema({"role": {"const": "verifier"}, "trusted": head}),
+                object_schema({"role": {"const": "verifier"}, "trusted": head}),
             ]
         }
         any_message = {
@@ -931,31 +922,29 @@ class MerkleTreeCodec:
         }
         event = {
             "oneOf": [
-                _object_schema({"type": {"const": "append"}, "leaf": {}}),
-                _object_schema({"type": {"const": "receive"}, "message": any_message}),
+                object_schema({"type": {"const": "append"}, "leaf": {}}),
+                object_schema({"type": {"const": "receive"}, "message": any_message}),
             ]
         }
         effects = {
             "oneOf": [
-                _object_schema(
+                object_schema(
                     {
                         "head": {"anyOf": [{"type": "null"}, head]},
                         "rejections": {
                             "type": "array",
-                            "items": _object_schema(
+                            "items": object_schema(
                                 {"reason": {"enum": enum_values(impl.RejectReason)}}
                             ),
                         },
                     }
                 ),
-                _object_schema(
+                object_schema(
                     {
                         "accepted": {"enum": [None, "head", "inclusion", "consistency"]},
                         "faults": {
                             "type": "array",
-                            "items": _object_schema(
-                                {"kind": {"enum": enum_values(impl.FaultKind)}}
-                            ),
+                            "items": object_schema({"kind": {"enum": enum_values(impl.FaultKind)}}),
                         },
                     }
                 ),

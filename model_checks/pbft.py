@@ -1176,6 +1176,7 @@ from .codec import (  # noqa: E402
     expect_int,
     expect_object,
     expect_str,
+    object_schema,
     plain_from_json,
 )
 from .vectors import OracleBinding  # noqa: E402
@@ -1393,17 +1394,8 @@ _HEX_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^([0-9a-f]{2})*$"}
 _M: dict[str, Any] = {"$ref": "#/$defs/message"}
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _with_defs(body: dict[str, Any]) -> dict[str, Any]:
-    message = _object_schema(
+    message = object_schema(
         {
             # any values: a malformed message is the replica's to refuse
             **{f: {} for f in ("kind", "view", "seq", "digest", "sender", "request")},
@@ -1425,7 +1417,7 @@ class PbftCodec:
         """The state, event and effects schemas (see :mod:`.schemas`)."""
         requests = {"type": "array", "items": {"type": "string"}}
         state = _with_defs(
-            _object_schema(
+            object_schema(
                 {
                     "me": _NAT,
                     "seed": _HEX_SCHEMA,
@@ -1458,19 +1450,19 @@ class PbftCodec:
         event = _with_defs(
             {
                 "oneOf": [
-                    _object_schema({"type": {"const": name}, **{f: kinds[k] for f, k in fields}})
+                    object_schema({"type": {"const": name}, **{f: kinds[k] for f, k in fields}})
                     for name, (_, fields) in _EVENTS.items()
                 ]
             }
         )
         effects = _with_defs(
-            _object_schema(
+            object_schema(
                 {
                     "broadcasts": {"type": "array", "items": _M},
                     "replies": {"type": "array", "items": _M},
                     "faults": {
                         "type": "array",
-                        "items": _object_schema(
+                        "items": object_schema(
                             {"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
                         ),
                     },

@@ -66,6 +66,7 @@ from .codec import (
     expect_array,
     expect_int,
     expect_object,
+    object_schema,
     plain_from_json,
     plain_to_json,
 )
@@ -860,15 +861,6 @@ _NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _TERM: dict[str, Any] = {"type": "integer", "minimum": 1}
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _message_schema(kind: str, strict: bool) -> dict[str, Any]:
     """A message's schema: any field values when received (``strict`` false), else as sent."""
     _, fields = _MESSAGE_FIELDS[kind]
@@ -880,7 +872,7 @@ def _message_schema(kind: str, strict: bool) -> dict[str, Any]:
         "last_log_index": _NAT,
         "granted": {"type": "boolean"},
     }
-    return _object_schema(
+    return object_schema(
         {"type": {"const": kind}, **{f: honest[f] if strict else {} for f in fields}}
     )
 
@@ -898,7 +890,7 @@ class RaftElectionCodec:
 
     def schemas(self) -> dict[str, Any]:
         """The state, event and effects schemas (see :mod:`.schemas`)."""
-        state = _object_schema(
+        state = object_schema(
             {
                 "server": _NAT,
                 "servers": {"type": "integer", "minimum": 1},
@@ -913,23 +905,23 @@ class RaftElectionCodec:
         received = {"oneOf": [_message_schema(k, strict=False) for k in _MESSAGE_FIELDS]}
         event = {
             "oneOf": [
-                _object_schema({"type": {"const": "timeout"}}),
-                _object_schema({"type": {"const": "restart"}}),
-                _object_schema({"type": {"const": "receive"}, "message": received}),
+                object_schema({"type": {"const": "timeout"}}),
+                object_schema({"type": {"const": "restart"}}),
+                object_schema({"type": {"const": "receive"}, "message": received}),
             ]
         }
         sent = {"oneOf": [_message_schema(k, strict=True) for k in _MESSAGE_FIELDS]}
-        effects = _object_schema(
+        effects = object_schema(
             {
-                "sends": {"type": "array", "items": _object_schema({"to": _NAT, "message": sent})},
+                "sends": {"type": "array", "items": object_schema({"to": _NAT, "message": sent})},
                 "vote": {
-                    "anyOf": [{"type": "null"}, _object_schema({"term": _TERM, "candidate": _NAT})]
+                    "anyOf": [{"type": "null"}, object_schema({"term": _TERM, "candidate": _NAT})]
                 },
                 "elected": {"anyOf": [{"type": "null"}, _TERM]},
                 "reset_election_timer": {"type": "boolean"},
                 "faults": {
                     "type": "array",
-                    "items": _object_schema(
+                    "items": object_schema(
                         {"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
                     ),
                 },

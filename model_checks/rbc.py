@@ -37,6 +37,7 @@ from .codec import (
     expect_int,
     expect_object,
     expect_str,
+    object_schema,
     plain_from_json,
     plain_to_json,
 )
@@ -1100,15 +1101,6 @@ _PAIRS = {
 }
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _message_json(m: Any) -> Any:
     return {
         "kind": plain_to_json_loose(getattr(m, "kind", None)),
@@ -1138,7 +1130,7 @@ class RbcCodec:
     protocol = "rbc"
 
     def schemas(self) -> dict[str, Any]:
-        state = _object_schema(
+        state = object_schema(
             {
                 "me": _NAT,
                 "n": {"type": "integer", "minimum": 1},
@@ -1152,28 +1144,28 @@ class RbcCodec:
                 "readies": _PAIRS,
             }
         )
-        sent = _object_schema(
+        sent = object_schema(
             {"kind": {"enum": list(impl.KINDS)}, "instance": _NAT, "value": _VALUE}
         )
         event = {
             "oneOf": [
-                _object_schema({"type": {"const": "input"}, "value": _VALUE}),
-                _object_schema(
+                object_schema({"type": {"const": "input"}, "value": _VALUE}),
+                object_schema(
                     {
                         "type": {"const": "receive"},
                         "sender": {},
-                        "message": _object_schema({"kind": {}, "instance": {}, "value": {}}),
+                        "message": object_schema({"kind": {}, "instance": {}, "value": {}}),
                     }
                 ),
             ]
         }
-        effects = _object_schema(
+        effects = object_schema(
             {
                 "broadcasts": {"type": "array", "items": sent},
                 "delivered": _MAYBE,
                 "faults": {
                     "type": "array",
-                    "items": _object_schema(
+                    "items": object_schema(
                         {"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
                     ),
                 },

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .codec import FORMAT, dumps
+from .codec import FORMAT, dumps, object_schema
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 NAT = {"type": "integer", "minimum": 0}
@@ -26,20 +26,11 @@ def _schema(title: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"$schema": DRAFT, "title": title, **body}
 
 
-def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties) if required is None else required,
-        "additionalProperties": False,
-    }
-
-
 def shared_schemas() -> dict[str, dict[str, Any]]:
     return {
         "meta": _schema(
             "meta.json of a conformance vector",
-            _object(
+            object_schema(
                 {
                     "format": {"const": FORMAT},
                     "protocol": {"type": "string"},
@@ -53,7 +44,7 @@ def shared_schemas() -> dict[str, dict[str, Any]]:
         ),
         "trace-header": _schema(
             "first line of a JSON-lines trace",
-            _object(
+            object_schema(
                 {
                     "format": {"const": FORMAT},
                     "protocol": {"type": "string"},
@@ -65,7 +56,7 @@ def shared_schemas() -> dict[str, dict[str, Any]]:
         ),
         "trace-step": _schema(
             "one observed step of a JSON-lines trace",
-            _object(
+            object_schema(
                 {
                     "node": NAT,
                     "event": {"type": "object"},

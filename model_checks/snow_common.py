@@ -53,6 +53,7 @@ from .codec import (
     expect_array,
     expect_int,
     expect_object,
+    object_schema,
     plain_from_json,
     plain_to_json,
 )
@@ -603,15 +604,6 @@ _NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _POS: dict[str, Any] = {"type": "integer", "minimum": 1}
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 def _colour_or_null() -> dict[str, Any]:
     return {"anyOf": [{"type": "null"}, _NAT]}
 
@@ -625,7 +617,7 @@ class SnowCodec:
     ops: impl.Ops = impl.STANDARD_OPS
 
     def schemas(self) -> dict[str, Any]:
-        params = _object_schema(
+        params = object_schema(
             {
                 "k": _POS,
                 "alpha_preference": _POS,
@@ -635,7 +627,7 @@ class SnowCodec:
                 "rounds": _POS,
             }
         )
-        state = _object_schema(
+        state = object_schema(
             {
                 "node": _NAT,
                 "nodes": {"type": "integer", "minimum": 2},
@@ -648,13 +640,13 @@ class SnowCodec:
                 "polls": _NAT,
             }
         )
-        event = _object_schema({"type": {"const": "receive"}, "responses": {}})
-        effects = _object_schema(
+        event = object_schema({"type": {"const": "receive"}, "responses": {}})
+        effects = object_schema(
             {
                 "decided": _colour_or_null(),
                 "faults": {
                     "type": "array",
-                    "items": _object_schema(
+                    "items": object_schema(
                         {"responder": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
                     ),
                 },

@@ -1010,6 +1010,7 @@ from .codec import (  # noqa: E402
     expect_int,
     expect_object,
     expect_str,
+    object_schema,
 )
 from .vectors import OracleBinding  # noqa: E402
 
@@ -1076,20 +1077,11 @@ def _optional_str(doc: JSON, path: str) -> str | None:
     return None if doc is None else expect_str(doc, path)
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 _NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _ROUND_OR_NONE: dict[str, Any] = {"type": "integer", "minimum": -1}
 _VOTE: dict[str, Any] = {"type": ["string", "null"]}
 _HEX_SCHEMA = {"type": "string", "pattern": "^([0-9a-f]{2})*$"}
-_SENT = _object_schema(
+_SENT = object_schema(
     {
         "kind": {"enum": list(impl.KINDS)},
         "height": _NAT,
@@ -1100,7 +1092,7 @@ _SENT = _object_schema(
         "signature": {"type": "string", "pattern": "^[0-9a-f]{128}$"},
     }
 )
-_RECEIVED = _object_schema({name: {} for name in _MESSAGE_FIELDS})  # any values
+_RECEIVED = object_schema({name: {} for name in _MESSAGE_FIELDS})  # any values
 
 
 @attrs.frozen
@@ -1112,11 +1104,11 @@ class TendermintCodec:
     def schemas(self) -> dict[str, Any]:
         """The state, event and effects schemas (see :mod:`.schemas`)."""
         key = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-        state = _object_schema(
+        state = object_schema(
             {
                 "me": _NAT,
                 "seed": key,
-                "validators": _object_schema(
+                "validators": object_schema(
                     {
                         "public_keys": {"type": "array", "items": key, "minItems": 1},
                         "powers": {"type": "array", "items": {"type": "integer", "minimum": 1}},
@@ -1129,7 +1121,7 @@ class TendermintCodec:
                 "proposed": {"type": "boolean"},
                 "decisions": {
                     "type": "array",
-                    "items": _object_schema({"value": {"type": "string"}, "round": _NAT}),
+                    "items": object_schema({"value": {"type": "string"}, "round": _NAT}),
                 },
                 "locked_value": _VOTE,
                 "locked_round": _ROUND_OR_NONE,
@@ -1139,24 +1131,24 @@ class TendermintCodec:
         )
         many = {"type": "array", "items": _RECEIVED}
         events = [
-            _object_schema({"type": {"const": "propose"}, "value": {"type": "string"}}),
-            _object_schema({"type": {"const": "timeout_propose"}}),
+            object_schema({"type": {"const": "propose"}, "value": {"type": "string"}}),
+            object_schema({"type": {"const": "timeout_propose"}}),
         ]
         for name, (_, fields) in _EVENT_FIELDS.items():
             body: dict[str, Any] = {"type": {"const": name}}
             for field in fields:
                 body[field] = _RECEIVED if field == "proposal" else many
-            events.append(_object_schema(body))
-        effects = _object_schema(
+            events.append(object_schema(body))
+        effects = object_schema(
             {
                 "broadcasts": {"type": "array", "items": _SENT},
                 "decisions": {
                     "type": "array",
-                    "items": _object_schema({"height": _NAT, "value": {"type": "string"}}),
+                    "items": object_schema({"height": _NAT, "value": {"type": "string"}}),
                 },
                 "timers": {
                     "type": "array",
-                    "items": _object_schema(
+                    "items": object_schema(
                         {"timeout": {"enum": ["propose"]}, "height": _NAT, "round": _NAT}
                     ),
                 },
@@ -1171,7 +1163,7 @@ class TendermintCodec:
                 },
                 "faults": {
                     "type": "array",
-                    "items": _object_schema(
+                    "items": object_schema(
                         {"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
                     ),
                 },

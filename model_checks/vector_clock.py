@@ -54,6 +54,7 @@ from .codec import (
     expect_array,
     expect_int,
     expect_object,
+    object_schema,
     plain_from_json,
     plain_to_json,
 )
@@ -736,15 +737,6 @@ _NAT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _CLOCK: dict[str, Any] = {"type": "array", "items": _NAT}
 
 
-def _object_schema(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
-    }
-
-
 @attrs.frozen
 class VectorClockCodec:
     """Encoding of a vector-clock process, its events and its effects (the oracle's interface).
@@ -758,41 +750,41 @@ class VectorClockCodec:
 
     def schemas(self) -> dict[str, Any]:
         """The state, event and effects schemas (see :mod:`.schemas`)."""
-        state = _object_schema(
+        state = object_schema(
             {"process": _NAT, "processes": {"type": "integer", "minimum": 1}, "clock": _CLOCK}
         )
         event = {
             "oneOf": [
-                _object_schema({"type": {"const": "local"}}),
-                _object_schema(
+                object_schema({"type": {"const": "local"}}),
+                object_schema(
                     {
                         "type": {"const": "send"},
                         "to": {"anyOf": [{"type": "null"}, _NAT]},
                     }
                 ),
-                _object_schema(
+                object_schema(
                     {
                         "type": {"const": "receive"},
                         # any values: a malformed message is the process's to refuse
-                        "message": _object_schema({"sender": {}, "message_id": {}, "clock": {}}),
+                        "message": object_schema({"sender": {}, "message_id": {}, "clock": {}}),
                     }
                 ),
             ]
         }
-        sent = _object_schema(
+        sent = object_schema(
             {
                 "sender": _NAT,
                 "message_id": {"type": "integer", "minimum": 1},
                 "clock": _CLOCK,
             }
         )
-        effects = _object_schema(
+        effects = object_schema(
             {
                 "timestamp": {"anyOf": [{"type": "null"}, _CLOCK]},
-                "sends": {"type": "array", "items": _object_schema({"to": _NAT, "message": sent})},
+                "sends": {"type": "array", "items": object_schema({"to": _NAT, "message": sent})},
                 "faults": {
                     "type": "array",
-                    "items": _object_schema(
+                    "items": object_schema(
                         {"sender": {}, "kind": {"enum": enum_values(impl.FaultKind)}}
                     ),
                 },
