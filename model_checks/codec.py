@@ -70,6 +70,17 @@ def dumps_line(document: JSON) -> str:
 # -- generic values: tuples <-> arrays -----------------------------------------------------------
 
 
+def brief(value: JSON, limit: int | None = 240) -> str:
+    """A reported value on one line, cut to ``limit`` characters (None: whole), for messages: it
+    may be anything a peer or an adapter sent, so a value the encoder refuses is named, not
+    raised."""
+    try:
+        text = dumps_line(value)
+    except (RecursionError, TypeError, ValueError):
+        return "(a value too deeply nested to print)"
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
+
+
 def plain_to_json(value: Any) -> JSON:
     """Tuples as arrays, recursively; ints, strings, booleans and null as themselves."""
     if isinstance(value, tuple | list):

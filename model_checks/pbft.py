@@ -1170,7 +1170,7 @@ import re  # noqa: E402
 from .codec import (  # noqa: E402
     JSON,
     DecodeError,
-    dumps_line,
+    brief,
     enum_values,
     expect_array,
     expect_int,
@@ -1619,14 +1619,6 @@ def _strictly_equal(a: JSON, b: JSON) -> bool:
     return bool(a == b)
 
 
-def _brief(value: JSON, limit: int = 240) -> str:
-    try:
-        text = dumps_line(value)
-    except (RecursionError, TypeError, ValueError):
-        return "(a value too deeply nested to print)"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _show(node: impl.Node) -> str:
     return (
         f"view={node.view} active={node.active} executed={list(node.executed)} low={node.low} "
@@ -1672,13 +1664,13 @@ def step_checker(codec: PbftCodec = CODEC) -> Any:
                     _show(post),
                 )
             if effects is not None and not _strictly_equal(effects, want_doc):
-                return ("typed_fault", f"effects {_brief(want_doc)}", f"effects {_brief(effects)}")
+                return ("typed_fault", f"effects {brief(want_doc)}", f"effects {brief(effects)}")
             return None
         abstract = (want.view, want.active, want.executed, want.low)
         if (post.view, post.active, post.executed, post.low) != abstract or post != want:
             return ("refinement", f"the spec's replica rule gives {_show(want)}", _show(post))
         if effects is not None and not _strictly_equal(effects, want_doc):
-            return ("refinement", f"effects {_brief(want_doc)}", f"effects {_brief(effects)}")
+            return ("refinement", f"effects {brief(want_doc)}", f"effects {brief(effects)}")
         return None
 
     return StepChecker(codec=codec, initial_node=initial_node, check=check)

@@ -1004,7 +1004,7 @@ import re  # noqa: E402
 from .codec import (  # noqa: E402
     JSON,
     DecodeError,
-    dumps_line,
+    brief,
     enum_values,
     expect_array,
     expect_int,
@@ -1607,14 +1607,6 @@ def _strictly_equal(a: JSON, b: JSON) -> bool:
     return bool(a == b)
 
 
-def _brief(value: JSON, limit: int = 240) -> str:
-    try:
-        text = dumps_line(value)
-    except (RecursionError, TypeError, ValueError):
-        return "(a value too deeply nested to print)"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _show(p: spec.Process, proposed: bool) -> str:
     return (
         f"h={p.height} r={p.round} step={p.step.name.lower()} proposed={proposed} "
@@ -1676,7 +1668,7 @@ def step_checker(codec: TendermintCodec = CODEC) -> Any:
                 "faults": [{"sender": _loose_to_json(sender), "kind": kind.value}],
             }
             if not _strictly_equal(effects, want):
-                return ("typed_fault", f"effects {_brief(want)}", f"effects {_brief(effects)}")
+                return ("typed_fault", f"effects {brief(want)}", f"effects {brief(effects)}")
             return None
         expected = expected_step(pre, event)
         if isinstance(expected, str):
@@ -1693,7 +1685,7 @@ def step_checker(codec: TendermintCodec = CODEC) -> Any:
                 _show(got, post.proposed),
             )
         if effects is not None and not _strictly_equal(effects, want):
-            return ("refinement", f"{rule}: effects {_brief(want)}", f"effects {_brief(effects)}")
+            return ("refinement", f"{rule}: effects {brief(want)}", f"effects {brief(effects)}")
         return None
 
     return StepChecker(codec=codec, initial_node=initial_node, check=check)

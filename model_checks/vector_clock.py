@@ -49,6 +49,7 @@ from ..spec.properties import StepProperty
 from .codec import (
     JSON,
     DecodeError,
+    brief,
     dumps_line,
     enum_values,
     expect_array,
@@ -930,15 +931,6 @@ def _show(clock: tuple[Any, ...] | list[Any]) -> str:
     return "[" + ", ".join(str(c) for c in clock) + "]"
 
 
-def _brief(value: JSON, limit: int = 240) -> str:
-    """A reported value on one line, cut to ``limit`` characters (it may be anything)."""
-    try:
-        text = dumps_line(value)
-    except (RecursionError, TypeError, ValueError):
-        return "(a value too deeply nested to print)"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _effects_problem(
     effects: dict[str, Any], expected: dict[str, Any], action: str | None
 ) -> tuple[str, str, str] | None:
@@ -948,19 +940,19 @@ def _effects_problem(
         return (
             "refinement",
             "effects with exactly the fields faults, sends, timestamp",
-            f"unexpected field {_brief(extra[0])}",
+            f"unexpected field {brief(extra[0])}",
         )
     for field in ("faults", "timestamp", "sends"):
         want, got = expected[field], effects.get(field)
         if _strictly_equal(want, got):
             continue
-        observed = f"{field}: {_brief(got)}" if field in effects else f"no field {field!r}"
+        observed = f"{field}: {brief(got)}" if field in effects else f"no field {field!r}"
         if action is None:  # a refused message
             fault = expected["faults"][0]
             return (
                 "typed_fault",
                 f"the message refused: one fault {fault['kind']} from sender "
-                f"{_brief(fault['sender'])}, timestamp null, no sends",
+                f"{brief(fault['sender'])}, timestamp null, no sends",
                 observed,
             )
         if field == "faults":

@@ -166,9 +166,9 @@ def test_a_value_too_deep_to_print_is_named_not_raised():
     deep: list = []
     for _ in range(10_000):
         deep = [deep]
-    assert conform._quote(deep) == "(a value nested too deeply to print)"
+    assert conform._quote(deep) == "(a value too deeply nested to print)"
     assert conform.diff_documents({"view": 1}, {"view": deep}) == [
-        "$.view: expected 1, got (a value nested too deeply to print)"
+        "$.view: expected 1, got (a value too deeply nested to print)"
     ]
 
 
@@ -357,3 +357,12 @@ def test_diff_is_strict_about_json_types(expected, actual, line):
 def test_long_values_are_cut_in_diff_lines():
     (line,) = conform.diff_documents("x" * 1000, "y")
     assert len(line) < 2 * conform.QUOTE_LIMIT and line.count("...") == 1
+
+
+def test_the_report_names_an_actual_document_too_deep_to_print():
+    deep: list = []
+    for _ in range(10_000):
+        deep = [deep]
+    failure = conform.CaseFailure("h/0000-accept", {}, {}, {}, {"view": 1}, deep, ("$: differs",))
+    report = conform.ConformanceReport("gcounter", "adapter", "vectors", 1, 0, (failure,))
+    assert "  actual:   (a value too deeply nested to print)" in conform.render_report(report)
