@@ -615,7 +615,7 @@ class Forged:
     replica: int
     event: Any
     fault: impl.FaultKind
-    index: int = -1  # the replica's index among the correct ones (set by the oracle's walk)
+    index: int  # the replica's index among the correct ones (as in the state's replicas)
     what: str = ""  # how it is forged, when the fault kind does not say (see new_view_flaw)
 
     def __str__(self) -> str:
@@ -1062,7 +1062,7 @@ def build_with_impl(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
     def next_state(state: spec.SystemState, action: Any) -> spec.SystemState:
         if not isinstance(action, Forged):
             return spec.apply(ctx, state, action)
-        k = params.correct.index(action.replica)
+        k = action.index
         r = state.replicas[k]
         key = (r, action.event)
         post = forged_outcome.get(key)
@@ -1101,7 +1101,7 @@ def build_with_impl(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
     def faults_problem(pre: spec.SystemState, action: Any, post: spec.SystemState) -> str:
         if not isinstance(action, Forged):
             return ""
-        r = pre.replicas[params.correct.index(action.replica)]
+        r = pre.replicas[action.index]
         _, effects = impl.step(_light_node(refiner, r), action.event)
         if canonicalize(post) != canonicalize(pre):
             return f"replica {action.replica} changed on a rejected event"
@@ -1248,7 +1248,7 @@ def build_oracle(config: Config, mutant: Mutant | None) -> Model[Any, Any]:
 
     def next_state(state: OracleState, action: Any) -> OracleState:
         if isinstance(action, Forged):
-            index = params.correct.index(action.replica)
+            index = action.index
             node, _ = impl.step(state.nodes[index], action.event)
             if node == state.nodes[index]:
                 return state
